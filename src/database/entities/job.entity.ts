@@ -1,0 +1,17 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+
+export type JobStatusName = 'QUEUED' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELED';
+export const ACTIVE_JOB_STATUSES: readonly JobStatusName[] = ['QUEUED', 'RUNNING'];
+
+@Entity('job')
+export class JobRow {
+  @PrimaryColumn('uuid') id!: string;
+  @Column('uuid', { name: 'flow_id' }) flowId!: string;
+  @Column('text') status!: JobStatusName;
+  @Column('timestamptz', { name: 'created_at' }) createdAt!: Date;
+  @Column('timestamptz', { name: 'started_at', nullable: true }) startedAt!: Date | null;
+  @Column('timestamptz', { name: 'finished_at', nullable: true }) finishedAt!: Date | null;
+  @Column('int', { name: 'records_exported' }) recordsExported!: number;
+  @Column('int', { name: 'records_succeeded' }) recordsSucceeded!: number;
+  @Column('int', { name: 'records_failed' }) recordsFailed!: number;
+}

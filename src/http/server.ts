@@ -1,0 +1,241 @@
+/**
+ * One Node HTTP server for everything: GraphQL over HTTP (POST and GET
+ * /graphql, Apollo Server), GraphQL over WebSocket on the same path
+ * (graphql-ws, graphql-transport-ws), GET /healthz and GET /metrics.
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApolloServer, HeaderMap, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
+import { specifiedRules, validate, type GraphQLSchema } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import type { Logger } from '../logger';
+import type { Metrics } from '../metrics';
+import type { RequestContext, Viewer } from '../schema/common/context';
+import { unauthenticated } from '../schema/common/errors';
+import { createLoaders } from '../schema/common/loaders';
+import type { Services } from '../schema/services';
+import { viewerFor } from './authenticate';
+import { requestSizeRule } from './requestLimits';
+
+const MAX_BODY_BYTES = 1024 * 1024;
+const MAX_WS_PAYLOAD_BYTES = 256 * 1024;
+
+export interface HttpServerOptions {
+  schema: GraphQLSchema;
+  services: Services;
+  logger: Logger;
+  metrics: Metrics;
+  /** Whether this process is ready: the database answers and migrations ran. */
+  isHealthy: () => Promise<boolean>;
+  /** false for ROLE=worker: only /healthz and /metrics are served. */
+  serveApi: boolean;
+}
+
+export interface RunningHttpServer {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Every operation needs a live token; which role each field needs is the auth checker's business. */
+const requireViewer: ApolloServerPlugin<RequestContext> = {
+  async requestDidStart() {
+    return {
+      async didResolveOperation({ contextValue }) {
+        if (!contextValue.viewer) throw unauthenticated();
+      },
+    };
+  },
+};
+
+function metricsPlugin(metrics: Metrics): ApolloServerPlugin<RequestContext> {
+  return {
+    async requestDidStart() {
+      let type = 'unknown';
+      return {
+        async didResolveOperation({ operation }) {
+          type = operation?.operation ?? 'unknown';
+        },
+        async willSendResponse({ response }) {
+          const failed = response.body.kind === 'single' && (response.body.singleResult.errors?.length ?? 0) > 0;
+          metrics.graphqlOperations.inc({ type, outcome: failed ? 'error' : 'ok' });
+        },
+      };
+    },
+  };
+}
+
+class BodyTooLarge extends Error {}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let size = 0;
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(new BodyTooLarge());
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function send(res: ServerResponse, status: number, body: string, contentType = 'application/json; charset=utf-8'): void {
+  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+function routeOf(path: string): string {
+  return path === '/graphql' || path === '/healthz' || path === '/metrics' ? path : 'other';
+}
+
+export async function startHttpServer(options: HttpServerOptions, host: string, port: number): Promise<RunningHttpServer> {
+  const { schema, services, logger, metrics } = options;
+  const contextFor = async (authorization: unknown): Promise<RequestContext> => ({
+    viewer: await viewerFor(services.tokens, authorization),
+    services,
+    loaders: createLoaders(services),
+  });
+
+  const apollo = new ApolloServer<RequestContext>({
+    schema,
+    introspection: true,
+    // Auth is a bearer header that browsers never attach on their own, so
+    // cross-site requests cannot act as a user; GET queries stay plain curl-able.
+    csrfPrevention: false,
+    validationRules: [requestSizeRule],
+    plugins: [requireViewer, metricsPlugin(metrics)],
+    includeStacktraceInErrorResponses: false,
+    logger: {
+      debug: (m) => logger.debug(m),
+      info: (m) => logger.info(m),
+      warn: (m) => logger.warn(m),
+      error: (m) => logger.error(m),
+    },
+  });
+  await apollo.start();
+
+  async function handleGraphql(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    let body: unknown = undefined;
+    if (req.method === 'POST') {
+      const text = await readBody(req);
+      if ((req.headers['content-type'] ?? '').includes('application/json')) {
+        try {
+          body = text.length > 0 ? JSON.parse(text) : undefined;
+        } catch {
+          send(res, 400, JSON.stringify({ errors: [{ message: 'the request body is not valid JSON', extensions: { code: 'BAD_REQUEST' } }] }));
+          return;
+        }
+      } else {
+        body = text;
+      }
+    }
+    const headers = new HeaderMap();
+    for (const [key, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
+    }
+    const result = await apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: { method: (req.method ?? 'GET').toUpperCase(), headers, search: url.search, body },
+      context: () => contextFor(req.headers.authorization),
+    });
+    const responseHeaders: Record<string, string> = {};
+    for (const [key, value] of result.headers) responseHeaders[key] = value;
+    res.writeHead(result.status ?? 200, responseHeaders);
+    if (result.body.kind === 'complete') {
+      res.end(result.body.string);
+    } else {
+      for await (const chunk of result.body.asyncIterator) res.write(chunk);
+      res.end();
+    }
+  }
+
+  const server = http.createServer((req, res) => {
+    const started = process.hrtime.bigint();
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const route = routeOf(url.pathname);
+    res.on('finish', () => {
+      metrics.httpRequests.inc({ route, method: req.method ?? 'GET', status: String(res.statusCode) });
+      metrics.httpDuration.observe({ route, method: req.method ?? 'GET' }, Number(process.hrtime.bigint() - started) / 1e9);
+    });
+    const handle = async (): Promise<void> => {
+      if (url.pathname === '/healthz' && req.method === 'GET') {
+        const healthy = await options.isHealthy();
+        send(res, healthy ? 200 : 503, JSON.stringify({ status: healthy ? 'ok' : 'unavailable' }));
+      } else if (url.pathname === '/metrics' && req.method === 'GET') {
+        send(res, 200, await metrics.registry.metrics(), metrics.registry.contentType);
+      } else if (url.pathname === '/graphql' && options.serveApi) {
+        if (req.method !== 'GET' && req.method !== 'POST') {
+          res.setHeader('allow', 'GET, POST');
+          send(res, 405, JSON.stringify({ errors: [{ message: 'use GET or POST on /graphql' }] }));
+          return;
+        }
+        await handleGraphql(req, res, url);
+      } else {
+        send(res, 404, JSON.stringify({ error: 'not found' }));
+      }
+    };
+    handle().catch((error: unknown) => {
+      if (error instanceof BodyTooLarge) {
+        if (!res.headersSent) send(res, 413, JSON.stringify({ errors: [{ message: `the request body exceeds ${MAX_BODY_BYTES} bytes` }] }));
+        return;
+      }
+      logger.error({ err: error, path: url.pathname }, 'request failed');
+      if (!res.headersSent) send(res, 500, JSON.stringify({ errors: [{ message: 'internal server error' }] }));
+      else res.end();
+    });
+  });
+
+  let wsCleanup: { dispose: () => void | Promise<void> } | null = null;
+  let wss: WebSocketServer | null = null;
+  if (options.serveApi) {
+    wss = new WebSocketServer({ server, path: '/graphql', maxPayload: MAX_WS_PAYLOAD_BYTES });
+    wsCleanup = useServer<Record<string, unknown> | undefined, { viewer?: Viewer | null }>(
+      {
+        schema,
+        // A socket that never sends connection_init is closed (4408) after this.
+        connectionInitWaitTimeout: 10000,
+        onConnect: async (ctx) => {
+          const viewer = await viewerFor(services.tokens, ctx.connectionParams?.authorization);
+          if (!viewer) return false; // graphql-ws closes with 4403 Forbidden
+          ctx.extra.viewer = viewer;
+          return true;
+        },
+        context: (ctx): RequestContext => ({
+          viewer: ctx.extra.viewer ?? null,
+          services,
+          loaders: createLoaders(services),
+        }),
+        validate: (schema, document) => validate(schema, document, [...specifiedRules, requestSizeRule]),
+      },
+      wss,
+    );
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const hostForUrl = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  logger.info({ host: address.address, port: address.port, api: options.serveApi }, 'listening');
+
+  return {
+    url: `http://${hostForUrl}:${address.port}`,
+    port: address.port,
+    async close() {
+      await wsCleanup?.dispose();
+      wss?.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await apollo.stop();
+    },
+  };
+}

@@ -1,0 +1,39 @@
+/** The contract's enums, registered once with type-graphql. */
+import { registerEnumType } from 'type-graphql';
+
+export enum Role {
+  ADMINISTER = 'ADMINISTER',
+  MANAGE = 'MANAGE',
+  MONITOR = 'MONITOR',
+}
+registerEnumType(Role, {
+  name: 'Role',
+  description:
+    'What a bearer token may do. ADMINISTER and MANAGE may change settings and run flows; MONITOR may only read and subscribe; only ADMINISTER manages tokens.',
+});
+
+export enum StepKind {
+  EXPORT = 'EXPORT',
+  DOWNLOAD = 'DOWNLOAD',
+  LOOKUP = 'LOOKUP',
+  IMPORT = 'IMPORT',
+}
+registerEnumType(StepKind, {
+  name: 'StepKind',
+  description: 'What a flow step does with its connection.',
+  valuesConfig: {
+    EXPORT: { description: 'Source: reads pages of records, one request at a time.' },
+    DOWNLOAD: { description: 'Source: fetches a file (CSV, NDJSON or JSON) and emits its rows as records.' },
+    LOOKUP: { description: 'Per record: fetches extra data and merges it into the record.' },
+    IMPORT: { description: 'Per record (or batch): writes the record to the destination.' },
+  },
+});
+
+export enum JobStatus {
+  QUEUED = 'QUEUED',
+  RUNNING = 'RUNNING',
+  COMPLETED = 'COMPLETED',
+  FAILED = 'FAILED',
+  CANCELED = 'CANCELED',
+}
+registerEnumType(JobStatus, { name: 'JobStatus' });

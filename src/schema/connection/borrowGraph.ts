@@ -1,0 +1,43 @@
+/**
+ * The borrow graph in SQL. Each connection stores the end of its borrow chain
+ * (queue_owner_id) so that the engine never walks chains; these statements
+ * keep that column true when an edge changes.
+ */
+import type { EntityManager } from 'typeorm';
+
+/**
+ * Serializes every change to the borrow graph. Without it two concurrent
+ * borrows (A→B and B→A) could each pass the cycle check on a graph that
+ * does not yet hold the other's edge. Released at commit.
+ */
+export async function lockBorrowGraph(tx: EntityManager): Promise<void> {
+  await tx.query(`SELECT pg_advisory_xact_lock(hashtext('sluice.borrow_graph'))`);
+}
+
+/** The connection and every connection that borrows from it, directly or through a chain. */
+export async function subtreeIds(tx: EntityManager, rootId: string): Promise<string[]> {
+  const rows: { id: string }[] = await tx.query(
+    `WITH RECURSIVE subtree(id) AS (
+       SELECT $1::uuid
+       UNION
+       SELECT c.id FROM connection c JOIN subtree s ON c.borrow_from_id = s.id
+     )
+     SELECT id FROM subtree`,
+    [rootId],
+  );
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Points a subtree at its new queue owner, and moves the queued messages of
+ * its connections into that queue. Running messages finish where they started.
+ */
+export async function moveSubtreeToQueueOwner(tx: EntityManager, rootId: string, queueOwnerId: string): Promise<void> {
+  const ids = await subtreeIds(tx, rootId);
+  await tx.query(`UPDATE connection SET queue_owner_id = $2 WHERE id = ANY($1::uuid[]) AND queue_owner_id <> $2`, [ids, queueOwnerId]);
+  await tx.query(
+    `UPDATE queue_message SET queue_owner_id = $2
+      WHERE connection_id = ANY($1::uuid[]) AND state = 'queued' AND queue_owner_id <> $2`,
+    [ids, queueOwnerId],
+  );
+}

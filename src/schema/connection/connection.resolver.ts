@@ -1,0 +1,142 @@
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import type { ConnectionRow } from '../../database/entities';
+import { policyFromColumns } from '../../engine/concurrencyPolicy';
+import type { RequestContext } from '../common/context';
+import { Flow, Step } from '../flow/flow.type';
+import { Connection, ConnectionTestResult, RateLimit } from './connection.type';
+import { CreateConnectionInput, SetConcurrencyInput, UpdateConnectionInput } from './connection.input';
+
+/** A borrower reads its queue owner's policy: the owner's is the one in force. */
+async function policyRow(c: Connection, ctx: RequestContext): Promise<ConnectionRow> {
+  if (c.row.borrowFromId === null) return c.row;
+  return (await ctx.loaders.connection.load(c.row.queueOwnerId)) ?? c.row;
+}
+
+async function loadConnection(ctx: RequestContext, id: string): Promise<Connection> {
+  const row = await ctx.loaders.connection.load(id);
+  if (!row) throw new Error(`connection ${id} vanished while being read`);
+  return Connection.from(row);
+}
+
+@Resolver(() => Connection)
+export class ConnectionResolver {
+  @Query(() => [Connection])
+  async connections(@Ctx() ctx: RequestContext): Promise<Connection[]> {
+    return (await ctx.services.connections.list()).map(Connection.from);
+  }
+
+  @Query(() => Connection, { nullable: true })
+  async connection(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<Connection> {
+    return Connection.from(await ctx.services.connections.get(id));
+  }
+
+  @Authorized('MANAGE')
+  @Mutation(() => Connection)
+  async createConnection(@Arg('input') input: CreateConnectionInput, @Ctx() ctx: RequestContext): Promise<Connection> {
+    return Connection.from(await ctx.services.connections.create(input));
+  }
+
+  @Authorized('MANAGE')
+  @Mutation(() => Connection)
+  async updateConnection(
+    @Arg('id', () => ID) id: string,
+    @Arg('input') input: UpdateConnectionInput,
+    @Ctx() ctx: RequestContext,
+  ): Promise<Connection> {
+    return Connection.from(await ctx.services.connections.update(id, input));
+  }
+
+  @Authorized('MANAGE')
+  @Mutation(() => Boolean, { description: 'CONFLICT while any step uses it or any connection borrows from it.' })
+  deleteConnection(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<boolean> {
+    return ctx.services.connections.delete(id);
+  }
+
+  @Authorized('MANAGE')
+  @Mutation(() => ConnectionTestResult, { description: "Calls the connector's ping with the stored credentials." })
+  testConnection(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<ConnectionTestResult> {
+    return ctx.services.connections.test(id);
+  }
+
+  @Authorized('MANAGE')
+  @Mutation(() => Connection)
+  async setConcurrency(@Arg('input') input: SetConcurrencyInput, @Ctx() ctx: RequestContext): Promise<Connection> {
+    return Connection.from(
+      await ctx.services.connections.setConcurrency({
+        connectionId: input.connectionId,
+        level: input.level ?? null,
+        autoRecoverRateLimitErrors: input.autoRecoverRateLimitErrors,
+        rateLimit: input.rateLimit ?? null,
+      }),
+    );
+  }
+
+  @Authorized('MANAGE')
+  @Mutation(() => Connection, { description: 'Makes `connectionId` share the queue and concurrency of `fromConnectionId` (null: stop borrowing).' })
+  async borrowConcurrency(
+    @Arg('connectionId', () => ID) connectionId: string,
+    @Arg('fromConnectionId', () => ID, { nullable: true }) fromConnectionId: string | null,
+    @Ctx() ctx: RequestContext,
+  ): Promise<Connection> {
+    return Connection.from(await ctx.services.connections.borrow(connectionId, fromConnectionId ?? null));
+  }
+
+  @FieldResolver(() => Int, { nullable: true })
+  async concurrencyLevel(@Root() c: Connection, @Ctx() ctx: RequestContext): Promise<number | null> {
+    const { mode } = policyFromColumns(await policyRow(c, ctx));
+    return mode.kind === 'burst' ? null : mode.kind === 'fixed' ? mode.level : mode.levelInUse;
+  }
+
+  @FieldResolver(() => Boolean)
+  async autoRecoverRateLimitErrors(@Root() c: Connection, @Ctx() ctx: RequestContext): Promise<boolean> {
+    return (await policyRow(c, ctx)).autoRecover;
+  }
+
+  @FieldResolver(() => Int, { nullable: true })
+  async targetConcurrencyLevel(@Root() c: Connection, @Ctx() ctx: RequestContext): Promise<number | null> {
+    const { mode } = policyFromColumns(await policyRow(c, ctx));
+    return mode.kind === 'autoRecover' ? mode.target : null;
+  }
+
+  @FieldResolver(() => RateLimit, { nullable: true })
+  async rateLimit(@Root() c: Connection, @Ctx() ctx: RequestContext): Promise<RateLimit | null> {
+    return policyFromColumns(await policyRow(c, ctx)).rateLimit;
+  }
+
+  @FieldResolver(() => Connection, { nullable: true })
+  async borrowConcurrencyFrom(@Root() c: Connection, @Ctx() ctx: RequestContext): Promise<Connection | null> {
+    return c.row.borrowFromId === null ? null : loadConnection(ctx, c.row.borrowFromId);
+  }
+
+  @FieldResolver(() => [Connection])
+  async borrowers(@Root() c: Connection, @Ctx() ctx: RequestContext): Promise<Connection[]> {
+    return (await ctx.loaders.borrowers.load(c.id)).map(Connection.from);
+  }
+
+  @FieldResolver(() => Connection)
+  async queueOwner(@Root() c: Connection, @Ctx() ctx: RequestContext): Promise<Connection> {
+    return c.row.queueOwnerId === c.id ? c : loadConnection(ctx, c.row.queueOwnerId);
+  }
+
+  @FieldResolver(() => Int)
+  async queueSize(@Root() c: Connection, @Ctx() ctx: RequestContext): Promise<number> {
+    return (await ctx.loaders.queueCounts.load(c.row.queueOwnerId)).queueSize;
+  }
+
+  @FieldResolver(() => Int)
+  async inFlight(@Root() c: Connection, @Ctx() ctx: RequestContext): Promise<number> {
+    return (await ctx.loaders.queueCounts.load(c.row.queueOwnerId)).inFlight;
+  }
+
+  @FieldResolver(() => [Step])
+  async steps(@Root() c: Connection, @Ctx() ctx: RequestContext): Promise<Step[]> {
+    return (await ctx.loaders.stepsOfConnection.load(c.id)).map(Step.from);
+  }
+
+  @FieldResolver(() => [Flow], { description: 'Flows with at least one step on this connection.' })
+  async flows(@Root() c: Connection, @Ctx() ctx: RequestContext): Promise<Flow[]> {
+    const flowIds = [...new Set((await ctx.loaders.stepsOfConnection.load(c.id)).map((s) => s.flowId))];
+    const rows = await ctx.loaders.flow.loadMany(flowIds);
+    return rows.flatMap((r) => (r && !(r instanceof Error) ? [Flow.from(r)] : []));
+  }
+}

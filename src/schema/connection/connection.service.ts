@@ -1,0 +1,270 @@
+/**
+ * Connections: their settings, write-only credentials, concurrency policy and
+ * place in the borrow graph. Every change validates first and writes in one
+ * transaction, so a rejected request changes nothing.
+ */
+import { randomUUID } from 'node:crypto';
+import type { DataSource, EntityManager } from 'typeorm';
+import type { CredentialCipher } from '../../auth/credentialCipher';
+import type { ConnectorRegistry } from '../../connectors/registry';
+import { ConnectionRow, StepRow } from '../../database/entities';
+import { choosePolicy, policyToColumns, type RateLimit } from '../../engine/concurrencyPolicy';
+import type { Logger } from '../../logger';
+import { badUserInput, conflict } from '../common/errors';
+import { findOrNotFound } from '../common/ids';
+import { validName } from '../common/names';
+import { lockBorrowGraph, moveSubtreeToQueueOwner, subtreeIds } from './borrowGraph';
+
+export interface CreateConnection {
+  name: string;
+  connectorType: string;
+  config?: unknown;
+  credentials?: unknown;
+  concurrencyLevel?: number | null;
+  autoRecoverRateLimitErrors?: boolean | null;
+  rateLimit?: RateLimit | null;
+  borrowConcurrencyFromId?: string | null;
+}
+
+export interface UpdateConnection {
+  name?: string | null;
+  config?: unknown;
+  /** undefined: keep; null: remove; a value: replace. */
+  credentials?: unknown;
+}
+
+export interface SetConcurrency {
+  connectionId: string;
+  level: number | null;
+  autoRecoverRateLimitErrors: boolean;
+  rateLimit: RateLimit | null;
+}
+
+export interface ConnectionTest {
+  ok: boolean;
+  message: string | null;
+  latencyMs: number | null;
+}
+
+const TEST_TIMEOUT_MS = 15000;
+
+export class ConnectionService {
+  constructor(
+    private readonly db: DataSource,
+    private readonly connectors: ConnectorRegistry,
+    private readonly cipher: CredentialCipher,
+    private readonly maxConcurrencyLevel: number,
+    private readonly logger: Logger,
+  ) {}
+
+  list(): Promise<ConnectionRow[]> {
+    return this.db.getRepository(ConnectionRow).find({ order: { createdAt: 'ASC', id: 'ASC' } });
+  }
+
+  get(id: string): Promise<ConnectionRow> {
+    return findOrNotFound(this.db.manager, ConnectionRow, 'connection', id);
+  }
+
+  async create(input: CreateConnection): Promise<ConnectionRow> {
+    const name = validName('connection', input.name);
+    const connector = this.connectors.get(input.connectorType);
+    if (!connector) {
+      const installed = this.connectors.list().map((c) => c.type).join(', ');
+      throw badUserInput(`no connector of type "${input.connectorType}" is installed (installed: ${installed})`);
+    }
+    const config = this.validConfig(input.connectorType, input.config);
+    const application = this.application(input.connectorType, config);
+    const credentials = input.credentials == null ? null : this.validCredentials(input.connectorType, input.credentials);
+
+    const borrowing = input.borrowConcurrencyFromId != null;
+    if (borrowing) {
+      const own = (['concurrencyLevel', 'autoRecoverRateLimitErrors', 'rateLimit'] as const).filter((f) => input[f] != null);
+      if (own.length > 0) {
+        throw badUserInput(`a borrower takes its queue owner's concurrency policy, so ${own.join(', ')} must not be given`);
+      }
+    }
+    const choice = choosePolicy(
+      input.concurrencyLevel ?? null,
+      input.autoRecoverRateLimitErrors ?? true,
+      input.rateLimit ?? null,
+      this.maxConcurrencyLevel,
+    );
+    if (!choice.ok) throw badUserInput(choice.problem);
+
+    return this.db.transaction(async (tx) => {
+      const id: string = randomUUID();
+      let borrowFromId: string | null = null;
+      let queueOwnerId = id;
+      if (borrowing) {
+        await lockBorrowGraph(tx);
+        const from = await findOrNotFound(tx, ConnectionRow, 'connection', input.borrowConcurrencyFromId as string);
+        this.assertSameApplication(application, from);
+        borrowFromId = from.id;
+        queueOwnerId = from.queueOwnerId;
+      }
+      const now = new Date();
+      const row = tx.create(ConnectionRow, {
+        id,
+        name,
+        connectorType: input.connectorType,
+        application,
+        config,
+        credentials: credentials === null ? null : this.cipher.seal(id, credentials),
+        borrowFromId,
+        queueOwnerId,
+        ...policyToColumns(choice.policy),
+        createdAt: now,
+        updatedAt: now,
+      });
+      await tx.insert(ConnectionRow, row);
+      this.logger.info({ connectionId: id, connectorType: input.connectorType, application }, 'connection created');
+      return row;
+    });
+  }
+
+  async update(id: string, input: UpdateConnection): Promise<ConnectionRow> {
+    if (input.name === null) throw badUserInput('name cannot be null; leave it out to keep it');
+    if (input.config === null) throw badUserInput('config cannot be null; leave it out to keep it');
+    return this.db.transaction(async (tx) => {
+      await lockBorrowGraph(tx);
+      const row = await findOrNotFound(tx, ConnectionRow, 'connection', id, 'pessimistic_write');
+      const changes: Partial<ConnectionRow> = { updatedAt: new Date() };
+      if (input.name !== undefined) changes.name = validName('connection', input.name);
+      if (input.config !== undefined) {
+        const config = this.validConfig(row.connectorType, input.config);
+        const application = this.application(row.connectorType, config);
+        if (application !== row.application) await this.assertApplicationMayChange(tx, row, application);
+        changes.config = config;
+        changes.application = application;
+      }
+      if (input.credentials === null) changes.credentials = null;
+      else if (input.credentials !== undefined) {
+        changes.credentials = this.cipher.seal(id, this.validCredentials(row.connectorType, input.credentials));
+      }
+      await tx.update(ConnectionRow, { id }, changes);
+      return { ...row, ...changes };
+    });
+  }
+
+  async delete(id: string): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      await lockBorrowGraph(tx);
+      const row = await findOrNotFound(tx, ConnectionRow, 'connection', id, 'pessimistic_write');
+      const steps = await tx.count(StepRow, { where: { connectionId: row.id } });
+      if (steps > 0) throw conflict(`connection "${row.name}" is used by ${steps} step(s); replace or remove them first`);
+      const borrowers = await tx.count(ConnectionRow, { where: { borrowFromId: row.id } });
+      if (borrowers > 0) throw conflict(`${borrowers} connection(s) borrow from "${row.name}"; stop their borrowing first`);
+      await tx.delete(ConnectionRow, { id });
+      return true;
+    });
+  }
+
+  async setConcurrency(input: SetConcurrency): Promise<ConnectionRow> {
+    const choice = choosePolicy(input.level, input.autoRecoverRateLimitErrors, input.rateLimit, this.maxConcurrencyLevel);
+    return this.db.transaction(async (tx) => {
+      await lockBorrowGraph(tx);
+      const row = await findOrNotFound(tx, ConnectionRow, 'connection', input.connectionId, 'pessimistic_write');
+      if (row.borrowFromId !== null) {
+        throw badUserInput(
+          `connection "${row.name}" borrows its concurrency; set it on its queue owner ${row.queueOwnerId} or stop borrowing first`,
+        );
+      }
+      if (!choice.ok) throw badUserInput(choice.problem);
+      const changes = { ...policyToColumns(choice.policy), updatedAt: new Date() };
+      await tx.update(ConnectionRow, { id: row.id }, changes);
+      this.logger.info({ connectionId: row.id, policy: choice.policy }, 'concurrency policy set');
+      return { ...row, ...changes };
+    });
+  }
+
+  /**
+   * Makes `connectionId` use the queue of `fromConnectionId` (null: its own
+   * again). The connection's borrowers come along, and every queued message of
+   * theirs moves to the new queue owner; messages keep their ids, so FIFO
+   * order within the new queue is enqueue order.
+   */
+  async borrow(connectionId: string, fromConnectionId: string | null): Promise<ConnectionRow> {
+    return this.db.transaction(async (tx) => {
+      await lockBorrowGraph(tx);
+      const row = await findOrNotFound(tx, ConnectionRow, 'connection', connectionId, 'pessimistic_write');
+      let borrowFromId: string | null = null;
+      let queueOwnerId = row.id;
+      if (fromConnectionId !== null) {
+        const from = await findOrNotFound(tx, ConnectionRow, 'connection', fromConnectionId);
+        if (from.id === row.id) throw badUserInput('a connection cannot borrow from itself');
+        this.assertSameApplication(row.application, from);
+        const subtree = await subtreeIds(tx, row.id);
+        if (subtree.includes(from.id)) {
+          throw badUserInput(`"${from.name}" already borrows (directly or through a chain) from "${row.name}": that would be a cycle`);
+        }
+        borrowFromId = from.id;
+        queueOwnerId = from.queueOwnerId;
+      }
+      const changes = { borrowFromId, queueOwnerId, updatedAt: new Date() };
+      await tx.update(ConnectionRow, { id: row.id }, changes);
+      await moveSubtreeToQueueOwner(tx, row.id, queueOwnerId);
+      this.logger.info({ connectionId: row.id, borrowFromId, queueOwnerId }, 'borrowing changed');
+      return { ...row, ...changes };
+    });
+  }
+
+  async test(id: string, signal?: AbortSignal): Promise<ConnectionTest> {
+    const row = await this.get(id);
+    const connector = this.connectors.get(row.connectorType);
+    if (!connector) return { ok: false, message: `connector "${row.connectorType}" is not installed`, latencyMs: null };
+    if (!connector.ping) return { ok: true, message: `connector "${row.connectorType}" has no ping; settings are valid`, latencyMs: null };
+    const started = performance.now();
+    const timeout = AbortSignal.timeout(TEST_TIMEOUT_MS);
+    try {
+      const result = await connector.ping({
+        config: row.config,
+        credentials: this.credentialsOf(row) as Record<string, unknown> | null,
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+        logger: this.logger.child({ connectionId: row.id, call: 'ping' }),
+      });
+      return { ok: result.ok, message: result.message ?? null, latencyMs: Math.round(performance.now() - started) };
+    } catch (error) {
+      return { ok: false, message: error instanceof Error ? error.message : String(error), latencyMs: Math.round(performance.now() - started) };
+    }
+  }
+
+  /** The decrypted credentials: only for calls to the external application, never for a response or a log. */
+  credentialsOf(row: ConnectionRow): unknown {
+    return row.credentials === null ? null : this.cipher.open(row.id, row.credentials);
+  }
+
+  private validConfig(type: string, config: unknown): Record<string, unknown> {
+    const result = this.connectors.validateConfig(type, config ?? {});
+    if (!result.ok) throw badUserInput(`config does not match the ${type} connector's configSchema`, result.problems);
+    return result.value;
+  }
+
+  private validCredentials(type: string, credentials: unknown): Record<string, unknown> {
+    const result = this.connectors.validateCredentials(type, credentials);
+    // Name the problems but never echo the values: they are secrets.
+    if (!result.ok) throw badUserInput(`credentials do not match the ${type} connector's credentialsSchema`, result.problems);
+    return result.value;
+  }
+
+  private application(type: string, config: Record<string, unknown>): string {
+    try {
+      return (this.connectors.get(type) as NonNullable<ReturnType<ConnectorRegistry['get']>>).application(config);
+    } catch (error) {
+      throw badUserInput(`the ${type} connector cannot derive an application from config: ${String(error)}`);
+    }
+  }
+
+  private assertSameApplication(application: string, from: ConnectionRow): void {
+    if (from.application !== application) {
+      throw badUserInput(`"${from.name}" is a connection to ${from.application}, not ${application}: borrowing stays within one application`);
+    }
+  }
+
+  /** The borrow graph holds one application per chain; a change of endpoint may not break that. */
+  private async assertApplicationMayChange(tx: EntityManager, row: ConnectionRow, application: string): Promise<void> {
+    const borrowers = await tx.count(ConnectionRow, { where: { borrowFromId: row.id } });
+    if (row.borrowFromId !== null || borrowers > 0) {
+      throw conflict(`"${row.name}" shares a queue with other connections of ${row.application}; it cannot move to ${application} while borrowing or lent`);
+    }
+  }
+}

@@ -1,0 +1,70 @@
+import { Field, ID, Int, ObjectType } from 'type-graphql';
+import type { ConnectionRow } from '../../database/entities';
+import { DateTimeScalar, JSONScalar } from '../common/scalars';
+
+@ObjectType({ description: 'A limit of requests per time window, enforced on top of the concurrency level.' })
+export class RateLimit {
+  @Field(() => Int) requests!: number;
+  @Field(() => Int) perMilliseconds!: number;
+}
+
+@ObjectType({
+  description:
+    'Credentials plus an endpoint, backed by a persisted FIFO queue. Every request made through a connection is one message in that queue; at most `concurrencyLevel` messages run at once.',
+})
+export class Connection {
+  @Field(() => ID) id!: string;
+  @Field() name!: string;
+  @Field() connectorType!: string;
+  @Field({ description: 'Identity of the external endpoint (for http: the origin of baseUrl).' }) application!: string;
+  @Field(() => JSONScalar, { description: "Non-secret settings, validated against the connector's configSchema." })
+  config!: Record<string, unknown>;
+  @Field({ description: 'Credentials are write-only: this says whether any are stored, never what they are.' })
+  hasCredentials!: boolean;
+  @Field(() => Int, { nullable: true, description: 'Maximum messages processed in parallel, in force now; null means burst mode.' })
+  concurrencyLevel!: number | null;
+  @Field() autoRecoverRateLimitErrors!: boolean;
+  @Field(() => Int, { nullable: true }) targetConcurrencyLevel!: number | null;
+  @Field(() => RateLimit, { nullable: true }) rateLimit!: RateLimit | null;
+  @Field(() => Connection, { nullable: true }) borrowConcurrencyFrom!: Connection | null;
+  @Field(() => [Connection]) borrowers!: Connection[];
+  @Field(() => Connection) queueOwner!: Connection;
+  @Field(() => Int) queueSize!: number;
+  @Field(() => Int) inFlight!: number;
+  @Field(() => DateTimeScalar) createdAt!: Date;
+  @Field(() => DateTimeScalar) updatedAt!: Date;
+
+  /** The stored row, for field resolvers; never exposed as a field (it holds sealed credentials). */
+  row!: ConnectionRow;
+
+  static from(row: ConnectionRow): Connection {
+    const c = new Connection();
+    c.row = row;
+    c.id = row.id;
+    c.name = row.name;
+    c.connectorType = row.connectorType;
+    c.application = row.application;
+    c.config = row.config;
+    c.hasCredentials = row.credentials !== null;
+    c.createdAt = row.createdAt;
+    c.updatedAt = row.updatedAt;
+    return c;
+  }
+}
+
+@ObjectType()
+export class ConnectionTestResult {
+  @Field() ok!: boolean;
+  @Field(() => String, { nullable: true }) message!: string | null;
+  @Field(() => Int, { nullable: true }) latencyMs!: number | null;
+}
+
+@ObjectType({ description: "A snapshot of one connection's queue, streamed by the queueSize subscription." })
+export class QueueStats {
+  @Field(() => ID) connectionId!: string;
+  @Field(() => ID) queueOwnerId!: string;
+  @Field(() => Int) queueSize!: number;
+  @Field(() => Int) inFlight!: number;
+  @Field(() => Int, { nullable: true }) concurrencyLevel!: number | null;
+  @Field(() => DateTimeScalar) at!: Date;
+}

@@ -1,0 +1,229 @@
+/**
+ * Flows and their steps. A flow's steps are a dense, 0-based sequence whose
+ * first step is a source (EXPORT or DOWNLOAD) and whose others are LOOKUP or
+ * IMPORT. Steps may not change under a running job: those requests get
+ * CONFLICT (replaceConnection is the one edit that cancels the jobs instead).
+ */
+import { randomUUID } from 'node:crypto';
+import { In, type DataSource, type EntityManager } from 'typeorm';
+import type { ConnectorRegistry } from '../../connectors/registry';
+import { RECORD_STEP_KINDS, SOURCE_STEP_KINDS, type StepKindName } from '../../connectors/sdk/stepKind';
+import { ConnectionRow, FlowRow, JobRow, StepRow } from '../../database/entities';
+import type { JsonObject } from '../../json';
+import { ACTIVE_JOB_STATUSES } from '../../database/entities/job.entity';
+import { badUserInput, conflict } from '../common/errors';
+import { findOrNotFound } from '../common/ids';
+import { validName } from '../common/names';
+import { cancelActiveJobs } from '../job/cancelJobs';
+
+export interface StepSpec {
+  name: string;
+  kind: StepKindName;
+  connectionId: string;
+  config?: unknown;
+}
+
+export interface UpdateStep {
+  name?: string | null;
+  connectionId?: string | null;
+  config?: unknown;
+}
+
+export interface ReplaceConnectionResult {
+  flow: FlowRow;
+  replacedSteps: StepRow[];
+  canceledJobs: JobRow[];
+}
+
+/** The shape rule every flow keeps: a source first, record steps after. */
+function assertSequence(kinds: StepKindName[]): void {
+  kinds.forEach((kind, position) => {
+    const allowed = position === 0 ? SOURCE_STEP_KINDS : RECORD_STEP_KINDS;
+    if (!allowed.includes(kind)) {
+      throw badUserInput(
+        position === 0
+          ? `the first step must be EXPORT or DOWNLOAD (a source), not ${kind}`
+          : `step ${position} is ${kind}, but only the first step may be a source; later steps are LOOKUP or IMPORT`,
+      );
+    }
+  });
+}
+
+export class FlowService {
+  constructor(
+    private readonly db: DataSource,
+    private readonly connectors: ConnectorRegistry,
+  ) {}
+
+  list(): Promise<FlowRow[]> {
+    return this.db.getRepository(FlowRow).find({ order: { createdAt: 'ASC', id: 'ASC' } });
+  }
+
+  get(id: string): Promise<FlowRow> {
+    return findOrNotFound(this.db.manager, FlowRow, 'flow', id);
+  }
+
+  getStep(id: string): Promise<StepRow> {
+    return findOrNotFound(this.db.manager, StepRow, 'step', id);
+  }
+
+  async create(name: string, specs: StepSpec[]): Promise<FlowRow> {
+    const flowName = validName('flow', name);
+    assertSequence(specs.map((s) => s.kind));
+    return this.db.transaction(async (tx) => {
+      const now = new Date();
+      const flow = tx.create(FlowRow, { id: randomUUID(), name: flowName, createdAt: now, updatedAt: now });
+      const steps: StepRow[] = [];
+      for (const [position, spec] of specs.entries()) {
+        steps.push(await this.newStep(tx, flow.id, position, spec, now));
+      }
+      await tx.insert(FlowRow, flow);
+      if (steps.length > 0) await tx.insert(StepRow, steps);
+      return flow;
+    });
+  }
+
+  async update(id: string, name: string | null | undefined): Promise<FlowRow> {
+    if (name === null) throw badUserInput('name cannot be null; leave it out to keep it');
+    return this.db.transaction(async (tx) => {
+      const flow = await findOrNotFound(tx, FlowRow, 'flow', id, 'pessimistic_write');
+      if (name === undefined) return flow;
+      const changes = { name: validName('flow', name), updatedAt: new Date() };
+      await tx.update(FlowRow, { id }, changes);
+      return { ...flow, ...changes };
+    });
+  }
+
+  async delete(id: string): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      const flow = await this.lockFlowWithoutActiveJobs(tx, id, 'deleted');
+      // Steps, jobs, job errors and queue messages go with it (ON DELETE CASCADE).
+      await tx.delete(FlowRow, { id: flow.id });
+      return true;
+    });
+  }
+
+  async addStep(flowId: string, spec: StepSpec, position: number | null | undefined): Promise<StepRow> {
+    return this.db.transaction(async (tx) => {
+      const flow = await this.lockFlowWithoutActiveJobs(tx, flowId, 'changed');
+      const steps = await this.stepsOf(tx, flow.id);
+      const at = position ?? steps.length;
+      if (!Number.isInteger(at) || at < 0 || at > steps.length) {
+        throw badUserInput(`position must be from 0 to ${steps.length} (the flow has ${steps.length} step(s))`);
+      }
+      const kinds = steps.map((s) => s.kind);
+      kinds.splice(at, 0, spec.kind);
+      assertSequence(kinds);
+      const now = new Date();
+      const step = await this.newStep(tx, flow.id, at, spec, now);
+      // The unique (flow_id, position) constraint is deferred to commit, so shifting in place is safe.
+      await tx.query(`UPDATE step SET position = position + 1 WHERE flow_id = $1 AND position >= $2`, [flow.id, at]);
+      await tx.insert(StepRow, step);
+      await tx.update(FlowRow, { id: flow.id }, { updatedAt: now });
+      return step;
+    });
+  }
+
+  async updateStep(id: string, input: UpdateStep): Promise<StepRow> {
+    if (input.name === null) throw badUserInput('name cannot be null; leave it out to keep it');
+    if (input.connectionId === null) throw badUserInput('connectionId cannot be null; leave it out to keep it');
+    if (input.config === null) throw badUserInput('config cannot be null; leave it out to keep it');
+    const newConnectionId = input.connectionId;
+    return this.db.transaction(async (tx) => {
+      const step = await findOrNotFound(tx, StepRow, 'step', id);
+      await this.lockFlowWithoutActiveJobs(tx, step.flowId, 'changed');
+      const changes: Partial<StepRow> = { updatedAt: new Date() };
+      if (input.name !== undefined) changes.name = validName('step', input.name);
+      let connection = await findOrNotFound(tx, ConnectionRow, 'connection', step.connectionId);
+      if (newConnectionId !== undefined && newConnectionId !== step.connectionId) {
+        const next = await findOrNotFound(tx, ConnectionRow, 'connection', newConnectionId);
+        if (next.application !== connection.application) {
+          throw badUserInput(`a step may only move to a connection of the same application (${connection.application}), not ${next.application}`);
+        }
+        connection = next;
+        changes.connectionId = next.id;
+      }
+      if (input.config !== undefined || changes.connectionId !== undefined) {
+        changes.config = this.validStepConfig(connection, step.kind, input.config !== undefined ? input.config : step.config);
+      }
+      await tx.update(StepRow, { id }, changes);
+      await tx.update(FlowRow, { id: step.flowId }, { updatedAt: changes.updatedAt });
+      return { ...step, ...changes };
+    });
+  }
+
+  async removeStep(id: string): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      const step = await findOrNotFound(tx, StepRow, 'step', id);
+      await this.lockFlowWithoutActiveJobs(tx, step.flowId, 'changed');
+      const kinds = (await this.stepsOf(tx, step.flowId)).filter((s) => s.id !== step.id).map((s) => s.kind);
+      assertSequence(kinds);
+      await tx.delete(StepRow, { id: step.id });
+      await tx.query(`UPDATE step SET position = position - 1 WHERE flow_id = $1 AND position > $2`, [step.flowId, step.position]);
+      await tx.update(FlowRow, { id: step.flowId }, { updatedAt: new Date() });
+      return true;
+    });
+  }
+
+  /**
+   * Points every step of the flow that uses `connectionId` at `newConnectionId`
+   * and cancels the flow's queued and running jobs, in one transaction.
+   */
+  async replaceConnection(flowId: string, connectionId: string, newConnectionId: string): Promise<ReplaceConnectionResult> {
+    return this.db.transaction(async (tx) => {
+      const flow = await findOrNotFound(tx, FlowRow, 'flow', flowId, 'pessimistic_write');
+      const old = await findOrNotFound(tx, ConnectionRow, 'connection', connectionId);
+      const next = await findOrNotFound(tx, ConnectionRow, 'connection', newConnectionId);
+      if (old.id === next.id) throw badUserInput('the new connection is the one the steps already use');
+      if (old.application !== next.application) {
+        throw badUserInput(`connections can only be replaced by one of the same application: ${old.application} is not ${next.application}`);
+      }
+      const affected = await tx.find(StepRow, { where: { flowId: flow.id, connectionId: old.id }, order: { position: 'ASC' } });
+      if (affected.length === 0) throw badUserInput(`no step of flow "${flow.name}" uses connection "${old.name}"`);
+      const now = new Date();
+      const replacedSteps = affected.map((s) => ({ ...s, connectionId: next.id, config: this.validStepConfig(next, s.kind, s.config), updatedAt: now }));
+      for (const s of replacedSteps) await tx.update(StepRow, { id: s.id }, { connectionId: s.connectionId, config: s.config, updatedAt: now });
+      const canceledJobs = await cancelActiveJobs(tx, { flowId: flow.id });
+      await tx.update(FlowRow, { id: flow.id }, { updatedAt: now });
+      return { flow: { ...flow, updatedAt: now }, replacedSteps, canceledJobs };
+    });
+  }
+
+  private stepsOf(tx: EntityManager, flowId: string): Promise<StepRow[]> {
+    return tx.find(StepRow, { where: { flowId }, order: { position: 'ASC' } });
+  }
+
+  /** Locks the flow row (serializing step edits with runFlow) and refuses while a job of it is queued or running. */
+  private async lockFlowWithoutActiveJobs(tx: EntityManager, flowId: string, verb: string): Promise<FlowRow> {
+    const flow = await findOrNotFound(tx, FlowRow, 'flow', flowId, 'pessimistic_write');
+    const active = await tx.count(JobRow, { where: { flowId: flow.id, status: In([...ACTIVE_JOB_STATUSES]) } });
+    if (active > 0) throw conflict(`flow "${flow.name}" has ${active} queued or running job(s); cancel them before it is ${verb}`);
+    return flow;
+  }
+
+  private async newStep(tx: EntityManager, flowId: string, position: number, spec: StepSpec, now: Date): Promise<StepRow> {
+    const connection = await findOrNotFound(tx, ConnectionRow, 'connection', spec.connectionId);
+    return tx.create(StepRow, {
+      id: randomUUID(),
+      flowId,
+      name: validName('step', spec.name),
+      kind: spec.kind,
+      position,
+      connectionId: connection.id,
+      config: this.validStepConfig(connection, spec.kind, spec.config),
+      createdAt: now,
+      updatedAt: now,
+    });
+  }
+
+  private validStepConfig(connection: ConnectionRow, kind: StepKindName, config: unknown): JsonObject {
+    const result = this.connectors.validateStepConfig(connection.connectorType, kind, config ?? {});
+    if (result === undefined) {
+      const connector = this.connectors.get(connection.connectorType);
+      const supported = connector ? this.connectors.supportedStepKinds(connector).join(', ') : 'none';
+      throw badUserInput(`the ${connection.connectorType} connector of "${connection.name}" does not support ${kind} steps (it supports ${supported})`);
+    }
+    if (!result.ok) throw badUserInput(`${kind} step config does not match the ${connection.connectorType} connector's schema`, result.problems);
+    return result.value;
+  }
+}

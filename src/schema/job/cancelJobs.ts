@@ -1,0 +1,22 @@
+import { In, type EntityManager } from 'typeorm';
+import { JobRow } from '../../database/entities';
+import { ACTIVE_JOB_STATUSES } from '../../database/entities/job.entity';
+
+/**
+ * Cancels the queued and running jobs that match, and drops their messages
+ * that have not started. Running messages are aborted by the engine, which
+ * sees the job CANCELED (and is told through the queue's notification).
+ */
+export async function cancelActiveJobs(tx: EntityManager, where: { flowId: string } | { id: string }): Promise<JobRow[]> {
+  const jobs = await tx.find(JobRow, {
+    where: { ...where, status: In([...ACTIVE_JOB_STATUSES]) },
+    order: { createdAt: 'ASC' },
+    lock: { mode: 'pessimistic_write' },
+  });
+  if (jobs.length === 0) return [];
+  const ids = jobs.map((j) => j.id);
+  const finishedAt = new Date();
+  await tx.update(JobRow, { id: In(ids) }, { status: 'CANCELED', finishedAt });
+  await tx.query(`DELETE FROM queue_message WHERE job_id = ANY($1::uuid[]) AND state = 'queued'`, [ids]);
+  return jobs.map((j) => ({ ...j, status: 'CANCELED', finishedAt }));
+}

@@ -1,0 +1,41 @@
+/** The services the resolvers call, built once per process around one DataSource. */
+import type { DataSource } from 'typeorm';
+import type { CredentialCipher } from '../auth/credentialCipher';
+import type { ConnectorRegistry } from '../connectors/registry';
+import type { Logger } from '../logger';
+import { ConnectionService } from './connection/connection.service';
+import { QueueStatsReader } from './connection/queueStats';
+import { FlowService } from './flow/flow.service';
+import { JobService } from './job/job.service';
+import { TokenService } from './token/token.service';
+
+export interface Services {
+  db: DataSource;
+  connectors: ConnectorRegistry;
+  maxConcurrencyLevel: number;
+  connections: ConnectionService;
+  queueStats: QueueStatsReader;
+  flows: FlowService;
+  jobs: JobService;
+  tokens: TokenService;
+}
+
+export function createServices(options: {
+  db: DataSource;
+  connectors: ConnectorRegistry;
+  cipher: CredentialCipher;
+  maxConcurrencyLevel: number;
+  logger: Logger;
+}): Services {
+  const { db, connectors, cipher, maxConcurrencyLevel, logger } = options;
+  return {
+    db,
+    connectors,
+    maxConcurrencyLevel,
+    connections: new ConnectionService(db, connectors, cipher, maxConcurrencyLevel, logger),
+    queueStats: new QueueStatsReader(db),
+    flows: new FlowService(db, connectors),
+    jobs: new JobService(db),
+    tokens: new TokenService(db),
+  };
+}

@@ -1,0 +1,79 @@
+/**
+ * Bearer tokens. A secret is 32 random bytes shown once; only its SHA-256 is
+ * stored, so a database dump does not let anyone in.
+ */
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { IsNull, type DataSource } from 'typeorm';
+import type { RoleName } from '../../auth/role';
+import { ApiTokenRow } from '../../database/entities';
+import type { Viewer } from '../common/context';
+import { notFound } from '../common/errors';
+import { findOrNotFound } from '../common/ids';
+import { validName } from '../common/names';
+
+const SECRET_PREFIX = 'slc_';
+/** last_used_at is a hint for humans; writing it on every request would put a write on every read. */
+const LAST_USED_RESOLUTION_MS = 60000;
+
+export function hashSecret(secret: string): Buffer {
+  return createHash('sha256').update(secret, 'utf8').digest();
+}
+
+export class TokenService {
+  constructor(private readonly db: DataSource) {}
+
+  /** The viewer a bearer secret stands for, or null when it names no live token. */
+  async authenticate(secret: string): Promise<Viewer | null> {
+    const row = await this.db.getRepository(ApiTokenRow).findOne({ where: { secretHash: hashSecret(secret), revokedAt: IsNull() } });
+    if (!row) return null;
+    const now = Date.now();
+    if (!row.lastUsedAt || now - row.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
+      void this.db.getRepository(ApiTokenRow).update({ id: row.id }, { lastUsedAt: new Date(now) }).catch(() => undefined);
+    }
+    return { tokenId: row.id, tokenName: row.name, role: row.role };
+  }
+
+  /** True while the token is live: long-lived sockets ask again so a revocation ends them. */
+  async isLive(tokenId: string): Promise<boolean> {
+    return (await this.db.getRepository(ApiTokenRow).count({ where: { id: tokenId, revokedAt: IsNull() } })) > 0;
+  }
+
+  list(): Promise<ApiTokenRow[]> {
+    return this.db.getRepository(ApiTokenRow).find({ where: { revokedAt: IsNull() }, order: { createdAt: 'ASC', id: 'ASC' } });
+  }
+
+  async create(name: string, role: RoleName): Promise<{ token: ApiTokenRow; secret: string }> {
+    const secret = SECRET_PREFIX + randomBytes(32).toString('base64url');
+    const token = this.db.getRepository(ApiTokenRow).create({
+      id: randomUUID(),
+      name: validName('token', name),
+      role,
+      secretHash: hashSecret(secret),
+      createdAt: new Date(),
+      lastUsedAt: null,
+      revokedAt: null,
+    });
+    await this.db.getRepository(ApiTokenRow).insert(token);
+    return { token, secret };
+  }
+
+  async revoke(id: string): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      const row = await findOrNotFound(tx, ApiTokenRow, 'API token', id, 'pessimistic_write');
+      // A revoked token is gone from every list: revoking it again names nothing.
+      if (row.revokedAt !== null) throw notFound('API token', id);
+      await tx.update(ApiTokenRow, { id }, { revokedAt: new Date() });
+      return true;
+    });
+  }
+
+  /** BOOTSTRAP_ADMIN_TOKEN: a live ADMINISTER token with this secret exists after start. */
+  async ensureBootstrapAdmin(secret: string): Promise<void> {
+    await this.db.query(
+      `INSERT INTO api_token (id, name, role, secret_hash, created_at)
+       VALUES ($1, 'bootstrap-admin', 'ADMINISTER', $2, now())
+       ON CONFLICT (secret_hash) DO UPDATE SET role = 'ADMINISTER', revoked_at = NULL`,
+      [randomUUID(), hashSecret(secret)],
+    );
+  }
+}
