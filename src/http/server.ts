@@ -109,6 +109,8 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
     // Auth is a bearer header that browsers never attach on their own, so
     // cross-site requests cannot act as a user; GET queries stay plain curl-able.
     csrfPrevention: false,
+    // Shutdown is main.ts's job (drain first); Apollo would otherwise re-raise the signal itself.
+    stopOnTerminationSignals: false,
     validationRules: [requestSizeRule],
     plugins: [requireViewer, metricsPlugin(metrics)],
     includeStacktraceInErrorResponses: false,

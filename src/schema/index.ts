@@ -5,6 +5,7 @@ import { buildSchema } from 'type-graphql';
 import { authChecker } from '../auth/authChecker';
 import { DateTimeScalar } from './common/scalars';
 import { ConnectionResolver } from './connection/connection.resolver';
+import { QueueStats } from './connection/connection.type';
 import { ConnectorResolver } from './connector/connector.resolver';
 import { FlowResolver, StepResolver } from './flow/flow.resolver';
 import { JobErrorResolver, JobResolver } from './job/job.resolver';
@@ -21,6 +22,8 @@ export function buildSluiceSchema(): Promise<GraphQLSchema> {
       JobResolver,
       JobErrorResolver,
     ],
+    // Streamed by the queueSize subscription; listed so that clients see it before that lands.
+    orphanedTypes: [QueueStats],
     authChecker,
     scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
     validate: false,

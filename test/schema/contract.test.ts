@@ -1,0 +1,29 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { buildSchema, findBreakingChanges, printSchema, type BreakingChange } from 'graphql';
+import { buildSluiceSchema } from '../../src/schema';
+import { SCHEMA_FILE, SCHEMA_HEADER } from '../../scripts/print-schema';
+
+const CONTRACT = path.join(__dirname, '..', '..', '..', 'shared', 'contract', 'schema.graphql');
+
+/**
+ * Differences from the contract that are still allowed, each with the issue
+ * that removes it. Empty means the served schema is a compatible superset.
+ */
+const PENDING: { description: string; issue: string }[] = [
+  { description: 'Subscription was removed.', issue: '#4 Live queue size: GraphQL subscriptions' },
+];
+
+describe('the served schema', () => {
+  it('has no breaking change against the contract but the pending ones', async () => {
+    const contract = buildSchema(fs.readFileSync(CONTRACT, 'utf8'));
+    const served = await buildSluiceSchema();
+    const breaking: BreakingChange[] = findBreakingChanges(contract, served);
+    expect(breaking.map((b) => b.description).sort()).toEqual(PENDING.map((p) => p.description).sort());
+  });
+
+  it('is committed as schema.graphql and up to date (npm run schema:print)', async () => {
+    const served = await buildSluiceSchema();
+    expect(fs.readFileSync(SCHEMA_FILE, 'utf8')).toBe(SCHEMA_HEADER + printSchema(served) + '\n');
+  });
+});

@@ -1,0 +1,92 @@
+/**
+ * A real Sluice server for a test file: its own database, a random port, a
+ * bootstrap ADMINISTER token, and a GraphQL client that speaks HTTP to it.
+ */
+import { randomBytes } from 'node:crypto';
+import pino from 'pino';
+import { startSluice, type RunningSluice } from '../../src/app';
+import { loadConfig } from '../../src/config';
+import { createLogger } from '../../src/logger';
+import { createTestDatabase } from './database';
+
+export interface GraphQLResponse<T = Record<string, any>> {
+  status: number;
+  data?: T | null;
+  errors?: { message: string; extensions?: { code?: string; [k: string]: unknown }; path?: (string | number)[] }[];
+}
+
+export interface TestSluice {
+  url: string;
+  sluice: RunningSluice;
+  databaseUrl: string;
+  credentialsKey: string;
+  adminSecret: string;
+  /** Runs one GraphQL operation over HTTP; the admin token unless `secret` says otherwise (null: no token). */
+  gql<T = Record<string, any>>(query: string, variables?: Record<string, unknown>, secret?: string | null): Promise<GraphQLResponse<T>>;
+  /** Like gql, but fails the test on any error and returns data. */
+  ok<T = Record<string, any>>(query: string, variables?: Record<string, unknown>, secret?: string | null): Promise<T>;
+  /** A token of that role; its secret. */
+  token(role: 'ADMINISTER' | 'MANAGE' | 'MONITOR'): Promise<string>;
+  close(): Promise<void>;
+}
+
+export interface TestSluiceOptions {
+  env?: Record<string, string>;
+  /** Capture log lines (JSON strings) instead of discarding them. */
+  logLines?: string[];
+}
+
+export async function startTestSluice(options: TestSluiceOptions = {}): Promise<TestSluice> {
+  const databaseUrl = await createTestDatabase();
+  const adminSecret = `admin-${randomBytes(16).toString('hex')}`;
+  const credentialsKey = randomBytes(32).toString('base64');
+  const config = loadConfig({
+    DATABASE_URL: databaseUrl,
+    CREDENTIALS_KEY: credentialsKey,
+    BOOTSTRAP_ADMIN_TOKEN: adminSecret,
+    PORT: '0',
+    LOG_LEVEL: 'debug',
+    ...options.env,
+  });
+  const lines = options.logLines;
+  const logger = lines
+    ? createLogger('debug', { write: (line: string) => void lines.push(line) } as unknown as pino.DestinationStream)
+    : createLogger('silent');
+  const sluice = await startSluice(config, logger);
+  const url = sluice.url;
+
+  const gql: TestSluice['gql'] = async (query, variables, secret = adminSecret) => {
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (secret !== null) headers.authorization = `Bearer ${secret}`;
+    const response = await fetch(`${url}/graphql`, { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
+    const body = (await response.json()) as GraphQLResponse<any>;
+    return { ...body, status: response.status };
+  };
+  const ok: TestSluice['ok'] = async (query, variables, secret) => {
+    const result = await gql(query, variables, secret);
+    if (result.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
+    return result.data as any;
+  };
+  return {
+    url,
+    sluice,
+    databaseUrl,
+    credentialsKey,
+    adminSecret,
+    gql,
+    ok,
+    async token(role) {
+      const data = await ok<{ createApiToken: { secret: string } }>(
+        `mutation($name: String!, $role: Role!) { createApiToken(name: $name, role: $role) { secret } }`,
+        { name: `${role.toLowerCase()}-${randomBytes(3).toString('hex')}`, role },
+      );
+      return data.createApiToken.secret;
+    },
+    close: () => sluice.close(),
+  };
+}
+
+/** The code of the first error, for `expect(codeOf(r)).toBe('NOT_FOUND')`. */
+export function codeOf(response: GraphQLResponse): string | undefined {
+  return response.errors?.[0]?.extensions?.code;
+}
