@@ -1,4 +1,5 @@
 /** Every migration, in order. Append-only: never edit one that has landed. */
 import { Foundation1763890000000 } from './1763890000000-Foundation';
+import { QueueEngine1763900000000 } from './1763900000000-QueueEngine';
 
-export const migrations = [Foundation1763890000000];
+export const migrations = [Foundation1763890000000, QueueEngine1763900000000];

@@ -12,11 +12,15 @@ import { openDatabase, type Database } from './database/database';
 import { startHttpServer, type RunningHttpServer } from './http/server';
 import type { Logger } from './logger';
 import { createMetrics } from './metrics';
+import { QueueEngine } from './engine/engine';
+import { createEngineMetrics } from './engine/engineMetrics';
 import { buildSluiceSchema } from './schema';
 import { createServices, type Services } from './schema/services';
 
 export interface RunningSluice {
   url: string;
+  /** null for ROLE=api. */
+  engine: QueueEngine | null;
   services: Services;
   dataSource: DataSource;
   /** Stops taking requests, then closes the database (and stops the embedded one). */
@@ -27,24 +31,39 @@ export async function startSluice(config: Config, logger: Logger): Promise<Runni
   const key = loadCredentialsKey(config.credentialsKey);
   const connectors = new ConnectorRegistry([httpConnector as unknown as Connector]);
   const database: Database = await openDatabase(config.database, logger);
+  const cipher = new CredentialCipher(key);
   let http: RunningHttpServer | null = null;
+  let engine: QueueEngine | null = null;
   try {
     const services = createServices({
       db: database.dataSource,
       connectors,
-      cipher: new CredentialCipher(key),
+      cipher,
       maxConcurrencyLevel: config.maxConcurrencyLevel,
       logger,
     });
     if (config.bootstrapAdminToken) await services.tokens.ensureBootstrapAdmin(config.bootstrapAdminToken);
     const schema = await buildSluiceSchema();
+    const metrics = createMetrics();
+    if (config.role !== 'api') {
+      const running: QueueEngine = new QueueEngine({
+        databaseUrl: database.url,
+        connectors,
+        cipher,
+        logger: logger.child({ component: 'engine' }),
+        metrics: createEngineMetrics(metrics.registry, (): Map<string, number> => running.inFlight()),
+        leaseMs: config.messageLeaseMs,
+      });
+      await running.start();
+      engine = running;
+    }
     let closing = false;
     http = await startHttpServer(
       {
         schema,
         services,
         logger,
-        metrics: createMetrics(),
+        metrics,
         serveApi: config.role !== 'worker',
         isHealthy: async () => {
           if (closing || !database.dataSource.isInitialized) return false;
@@ -62,15 +81,19 @@ export async function startSluice(config: Config, logger: Logger): Promise<Runni
     const server = http;
     return {
       url: server.url,
+      engine,
       services,
       dataSource: database.dataSource,
       async close() {
         closing = true;
+        // Drain first: running calls finish (or are released) while the database is still up.
+        await engine?.stop(config.shutdownGraceMs);
         await server.close();
         await database.close();
       },
     };
   } catch (error) {
+    await engine?.stop(0).catch(() => undefined);
     await http?.close().catch(() => undefined);
     await database.close();
     throw error;

@@ -30,6 +30,8 @@ export interface Config {
   logLevel: string;
   /** How long a shutdown waits for running calls before releasing them. */
   shutdownGraceMs: number;
+  /** How long a claimed message is this process's without a heartbeat; a crashed process's messages rerun after it. */
+  messageLeaseMs: number;
 }
 
 export class ConfigError extends Error {
@@ -100,5 +102,6 @@ export function loadConfig(env: Env = process.env): Config {
       .filter((s) => s.length > 0),
     logLevel: env.LOG_LEVEL || 'info',
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 30000, 0, 3600000),
+    messageLeaseMs: integer(env, 'MESSAGE_LEASE_MS', 30000, 1000, 600000),
   };
 }

@@ -1,14 +1,8 @@
 /** The built-in `http` connector: any JSON-over-HTTP API. */
 import { defineConnector, SDK_VERSION } from '../sdk';
 import { joinUrl, requestHeaders } from './requestHeaders';
-import {
-  downloadStepSchema,
-  exportStepSchema,
-  httpConfigSchema,
-  httpCredentialsSchema,
-  importStepSchema,
-  lookupStepSchema,
-} from './schemas';
+import { httpConfigSchema, httpCredentialsSchema } from './schemas';
+import { downloadStep, exportStep, importStep, lookupStep } from './steps';
 import type { HttpConfig, HttpCredentials } from './types';
 
 /** A ping is a health check: never wait as long as a data call may. */
@@ -21,12 +15,7 @@ export const httpConnector = defineConnector<HttpConfig, HttpCredentials>({
   version: '1.0.0',
   configSchema: httpConfigSchema,
   credentialsSchema: httpCredentialsSchema,
-  steps: {
-    EXPORT: { configSchema: exportStepSchema },
-    DOWNLOAD: { configSchema: downloadStepSchema },
-    LOOKUP: { configSchema: lookupStepSchema },
-    IMPORT: { configSchema: importStepSchema },
-  },
+  steps: { EXPORT: exportStep, DOWNLOAD: downloadStep, LOOKUP: lookupStep, IMPORT: importStep },
   application: (config) => new URL(config.baseUrl).origin,
   async ping({ config, credentials, signal }) {
     const url = joinUrl(config.baseUrl, config.ping?.path ?? '/');

@@ -3,7 +3,6 @@
  * nothing else of Sluice): a few verbs, an explicit context argument, JSON
  * Schemas for everything a user types in, and the error classes of errors.ts.
  */
-import type { StepKindName } from './stepKind';
 
 /** A JSON Schema (draft 2020-12 or 07), as ajv accepts it. */
 export type JsonSchema = Record<string, unknown>;
@@ -34,12 +33,63 @@ export interface PingResult {
   message?: string;
 }
 
-/** One step kind a connector supports: the schema of a step's config for that kind. */
-export interface StepDefinition {
-  configSchema: JsonSchema;
+/** A JSON object: a record, or a step's validated config. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type JsonRecord = Record<string, any>;
+
+/** What every step call gets on top of CallContext. */
+export interface StepCallContext<Config, Credentials, StepConfig> extends CallContext<Config, Credentials> {
+  /** The step's validated config (defaults filled in). */
+  stepConfig: StepConfig;
+  /** Unique to this message and the same on every retry of it: send it so the application can deduplicate. */
+  idempotencyKey: string;
 }
 
-export interface Connector<Config = Record<string, unknown>, Credentials = Record<string, unknown>> {
+export interface ExportPage {
+  records: JsonRecord[];
+  /** Where the next page starts (any JSON), or null when this was the last page. */
+  next: unknown;
+}
+
+/** Source: reads one page per call; the engine enqueues the next page when this one returns. */
+export interface ExportStep<Config, Credentials, StepConfig = JsonRecord> {
+  configSchema: JsonSchema;
+  exportPage(ctx: StepCallContext<Config, Credentials, StepConfig> & { cursor: unknown }): Promise<ExportPage>;
+}
+
+/** Source: fetches a whole file and returns its rows as records. */
+export interface DownloadStep<Config, Credentials, StepConfig = JsonRecord> {
+  configSchema: JsonSchema;
+  download(ctx: StepCallContext<Config, Credentials, StepConfig>): Promise<JsonRecord[]>;
+}
+
+/** Per record: returns the record enriched with what it looked up. */
+export interface LookupStep<Config, Credentials, StepConfig = JsonRecord> {
+  configSchema: JsonSchema;
+  lookup(ctx: StepCallContext<Config, Credentials, StepConfig> & { record: JsonRecord }): Promise<JsonRecord>;
+}
+
+/** Per record or batch: writes the records to the application. */
+export interface ImportStep<Config, Credentials, StepConfig = JsonRecord> {
+  configSchema: JsonSchema;
+  /** Largest batch the connector accepts; the engine reads `batchSize` from the step config. */
+  importRecords(ctx: StepCallContext<Config, Credentials, StepConfig> & { records: JsonRecord[] }): Promise<void>;
+}
+
+/** The step kinds a connector supports, each with its step config schema and its call. */
+export interface ConnectorSteps<Config, Credentials> {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  EXPORT?: ExportStep<Config, Credentials, any>;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  DOWNLOAD?: DownloadStep<Config, Credentials, any>;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  LOOKUP?: LookupStep<Config, Credentials, any>;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  IMPORT?: ImportStep<Config, Credentials, any>;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export interface Connector<Config = any, Credentials = any> {
   sdkVersion: typeof SDK_VERSION;
   /** Unique plugin id, e.g. "http". */
   type: string;
@@ -49,8 +99,8 @@ export interface Connector<Config = Record<string, unknown>, Credentials = Recor
   configSchema: JsonSchema;
   /** JSON Schema of a connection's write-only credentials. */
   credentialsSchema: JsonSchema;
-  /** The step kinds this connector supports, each with its step config schema. */
-  steps: Partial<Record<StepKindName, StepDefinition>>;
+  /** The step kinds this connector supports, each with its step config schema and call. */
+  steps: ConnectorSteps<Config, Credentials>;
   /** The identity of the external endpoint (for http: the origin of baseUrl). */
   application(config: Config): string;
   /** A cheap authenticated request that tells whether the connection works. */

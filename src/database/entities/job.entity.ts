@@ -14,4 +14,6 @@ export class JobRow {
   @Column('int', { name: 'records_exported' }) recordsExported!: number;
   @Column('int', { name: 'records_succeeded' }) recordsSucceeded!: number;
   @Column('int', { name: 'records_failed' }) recordsFailed!: number;
+  /** The source step failed for good: the job ends FAILED once its in-flight records are done. */
+  @Column('boolean', { name: 'source_failed', default: false }) sourceFailed!: boolean;
 }

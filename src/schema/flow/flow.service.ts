@@ -130,8 +130,7 @@ export class FlowService {
     if (input.config === null) throw badUserInput('config cannot be null; leave it out to keep it');
     const newConnectionId = input.connectionId;
     return this.db.transaction(async (tx) => {
-      const step = await findOrNotFound(tx, StepRow, 'step', id);
-      await this.lockFlowWithoutActiveJobs(tx, step.flowId, 'changed');
+      const step = await this.lockStepOfIdleFlow(tx, id);
       const changes: Partial<StepRow> = { updatedAt: new Date() };
       if (input.name !== undefined) changes.name = validName('step', input.name);
       let connection = await findOrNotFound(tx, ConnectionRow, 'connection', step.connectionId);
@@ -154,8 +153,7 @@ export class FlowService {
 
   async removeStep(id: string): Promise<boolean> {
     return this.db.transaction(async (tx) => {
-      const step = await findOrNotFound(tx, StepRow, 'step', id);
-      await this.lockFlowWithoutActiveJobs(tx, step.flowId, 'changed');
+      const step = await this.lockStepOfIdleFlow(tx, id);
       const kinds = (await this.stepsOf(tx, step.flowId)).filter((s) => s.id !== step.id).map((s) => s.kind);
       assertSequence(kinds);
       await tx.delete(StepRow, { id: step.id });
@@ -199,6 +197,18 @@ export class FlowService {
     const active = await tx.count(JobRow, { where: { flowId: flow.id, status: In([...ACTIVE_JOB_STATUSES]) } });
     if (active > 0) throw conflict(`flow "${flow.name}" has ${active} queued or running job(s); cancel them before it is ${verb}`);
     return flow;
+  }
+
+  /**
+   * The step, read again once its flow is locked and known to have no active
+   * job. The copy read to find the flow may be stale by then: an edit that held
+   * the lock meanwhile may have shifted or removed the step, and shifting the
+   * others from a stale position leaves a gap or a duplicate position.
+   */
+  private async lockStepOfIdleFlow(tx: EntityManager, id: string): Promise<StepRow> {
+    const { flowId } = await findOrNotFound(tx, StepRow, 'step', id);
+    await this.lockFlowWithoutActiveJobs(tx, flowId, 'changed');
+    return findOrNotFound(tx, StepRow, 'step', id);
   }
 
   private async newStep(tx: EntityManager, flowId: string, position: number, spec: StepSpec, now: Date): Promise<StepRow> {

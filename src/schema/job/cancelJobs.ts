@@ -1,6 +1,7 @@
 import { In, type EntityManager } from 'typeorm';
 import { JobRow } from '../../database/entities';
 import { ACTIVE_JOB_STATUSES } from '../../database/entities/job.entity';
+import { CANCEL_CHANNEL } from '../../engine/sql/cancelChannel';
 
 /**
  * Cancels the queued and running jobs that match, and drops their messages
@@ -18,5 +19,7 @@ export async function cancelActiveJobs(tx: EntityManager, where: { flowId: strin
   const finishedAt = new Date();
   await tx.update(JobRow, { id: In(ids) }, { status: 'CANCELED', finishedAt });
   await tx.query(`DELETE FROM queue_message WHERE job_id = ANY($1::uuid[]) AND state = 'queued'`, [ids]);
+  // Every process running a call of these jobs aborts it when this commits.
+  await tx.query(`SELECT pg_notify('${CANCEL_CHANNEL}', id::text) FROM unnest($1::uuid[]) AS id`, [ids]);
   return jobs.map((j) => ({ ...j, status: 'CANCELED', finishedAt }));
 }

@@ -6,6 +6,9 @@ import type { JobStatusName } from '../../database/entities/job.entity';
 import { badUserInput } from '../common/errors';
 import { findOrNotFound } from '../common/ids';
 import { cancelActiveJobs } from './cancelJobs';
+import { enqueueMessages } from '../../engine/sql/enqueueMessages';
+import { firstSourcePayload } from '../../engine/message';
+import { typeormQueryable } from '../../database/typeormQueryable';
 
 /** The most rows one list field returns: a bound on what one request can ask for. */
 export const MAX_PAGE = 500;
@@ -42,8 +45,8 @@ export class JobService {
     return this.db.transaction(async (tx) => {
       // FOR UPDATE serializes with step edits, which refuse while a job is active.
       const flow = await findOrNotFound(tx, FlowRow, 'flow', flowId, 'pessimistic_write');
-      const steps = await tx.count(StepRow, { where: { flowId: flow.id } });
-      if (steps === 0) throw badUserInput(`flow "${flow.name}" has no steps to run`);
+      const source = await tx.findOne(StepRow, { where: { flowId: flow.id, position: 0 } });
+      if (!source) throw badUserInput(`flow "${flow.name}" has no steps to run`);
       const job = tx.create(JobRow, {
         id: randomUUID(),
         flowId: flow.id,
@@ -56,6 +59,11 @@ export class JobService {
         recordsFailed: 0,
       });
       await tx.insert(JobRow, job);
+      // The source's first request joins its queue behind what is there; each
+      // page's response will enqueue the next page and the page's records.
+      await enqueueMessages(typeormQueryable(tx), [
+        { connectionId: source.connectionId, jobId: job.id, stepId: source.id, payload: firstSourcePayload(source.kind) },
+      ]);
       return job;
     });
   }

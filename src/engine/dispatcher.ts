@@ -1,0 +1,126 @@
+/**
+ * One queue owner's dispatcher in this process. It claims from the head of
+ * the queue whenever it is woken (a NOTIFY, a poll, a slot freed here) and
+ * runs what it claimed. The database decides how many may run (the level,
+ * across every process); the dispatcher only bounds what this process holds.
+ *
+ * Modes: idle (nothing claimed, not pumping) → pumping (a claim in flight;
+ * wakes meanwhile set `again`, so claims coalesce) → idle or, once stop() is
+ * called, stopped (claims nothing more; running calls go on until the engine
+ * drains or aborts them).
+ */
+import type { Pool } from 'pg';
+import type { Logger } from '../logger';
+import type { ClaimedMessage } from './message';
+import type { Outcome } from './outcome';
+import type { AbortReason } from './runMessage';
+import { claimMessages } from './sql/claimMessages';
+
+export interface DispatcherDeps {
+  pool: Pool;
+  leaseMs: number;
+  /** The most messages of one queue this process runs at once (burst mode's practical bound). */
+  maxInFlight: number;
+  run(message: ClaimedMessage, controller: AbortController): Promise<Outcome>;
+  /** Resolves when the outcome is committed (its slot is free in the database). */
+  complete(outcome: Outcome): Promise<void>;
+  onStarted(message: ClaimedMessage): void;
+  logger: Logger;
+}
+
+interface Running {
+  message: ClaimedMessage;
+  controller: AbortController;
+}
+
+const CLAIM_RETRY_MS = 1000;
+
+export class QueueDispatcher {
+  private readonly running = new Map<string, Running>();
+  private pumping = false;
+  private again = false;
+  private stopped = false;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    readonly ownerId: string,
+    private readonly deps: DispatcherDeps,
+  ) {}
+
+  get inFlight(): number {
+    return this.running.size;
+  }
+
+  wake(): void {
+    if (this.stopped) return;
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    this.pumping = true;
+    try {
+      do {
+        this.again = false;
+        const room = this.deps.maxInFlight - this.running.size;
+        if (room <= 0) break;
+        let claimed: ClaimedMessage[];
+        try {
+          claimed = await claimMessages(this.deps.pool, this.ownerId, room, this.deps.leaseMs);
+        } catch (error) {
+          this.deps.logger.warn({ err: error, queueOwnerId: this.ownerId }, 'claiming failed; retrying');
+          setTimeout(() => this.wake(), CLAIM_RETRY_MS).unref();
+          break;
+        }
+        if (this.stopped) {
+          // Claimed while stopping: hand them straight back.
+          for (const message of claimed) void this.deps.complete({ kind: 'release', message });
+          break;
+        }
+        for (const message of claimed) this.start(message);
+        // A full batch means there may be more waiting.
+        if (claimed.length === room) this.again = true;
+      } while (this.again && !this.stopped);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private start(message: ClaimedMessage): void {
+    const controller = new AbortController();
+    this.running.set(message.id, { message, controller });
+    this.deps.onStarted(message);
+    void this.deps
+      .run(message, controller)
+      .then((outcome) => this.deps.complete(outcome))
+      .finally(() => {
+        this.running.delete(message.id);
+        if (this.running.size === 0) for (const w of this.idleWaiters.splice(0)) w();
+        this.wake();
+      });
+  }
+
+  /** Aborts this process's running calls of a job (canceled) or all of them (shutdown). */
+  abort(reason: AbortReason, jobId?: string): void {
+    for (const { message, controller } of this.running.values()) {
+      if (jobId === undefined || message.jobId === jobId) controller.abort(reason);
+    }
+  }
+
+  leaseIds(): string[] {
+    return [...this.running.values()].map((r) => r.message.leaseId);
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** Resolves when nothing of this queue runs here any more. */
+  idle(): Promise<void> {
+    if (this.running.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+}

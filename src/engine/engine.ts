@@ -1,0 +1,158 @@
+/**
+ * The queue engine of one process: a dispatcher per queue owner with work,
+ * woken by NOTIFY (polling as the fallback), leases kept alive by a heartbeat,
+ * expired leases of dead processes put back, outcomes group-committed.
+ *
+ * Lifecycle: created → running (start) → draining (stop: no new claims,
+ * running calls get the grace period) → stopped (what is left is aborted and
+ * released to the queue, attempt refunded, for another process or the next
+ * start).
+ */
+import { Pool } from 'pg';
+import type { CredentialCipher } from '../auth/credentialCipher';
+import type { ConnectorRegistry } from '../connectors/registry';
+import type { Logger } from '../logger';
+import { CompletionBatch } from './completionBatch';
+import { QueueDispatcher } from './dispatcher';
+import type { EngineMetrics } from './engineMetrics';
+import { JobPlans } from './jobPlans';
+import { Notifications } from './notifications';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retryPolicy';
+import { runMessage } from './runMessage';
+import { QUEUE_CHANNEL } from './sql/enqueueMessages';
+import { CANCEL_CHANNEL } from './sql/cancelChannel';
+import { extendLeases, requeueExpired } from './sql/leases';
+import { queuesWithWork } from './sql/queuesWithWork';
+
+export interface EngineOptions {
+  databaseUrl: string;
+  connectors: ConnectorRegistry;
+  cipher: CredentialCipher;
+  logger: Logger;
+  metrics: EngineMetrics;
+  /** How long a claimed message belongs to this process without a heartbeat. */
+  leaseMs: number;
+  /** How often to look for work that no NOTIFY announced. */
+  pollMs?: number;
+  /** The most messages of one queue this process runs at once. */
+  maxInFlightPerQueue?: number;
+  retry?: RetryPolicy;
+  poolSize?: number;
+}
+
+type Phase = 'created' | 'running' | 'draining' | 'stopped';
+
+const RELEASE_TIMEOUT_MS = 5000;
+
+export class QueueEngine {
+  private phase: Phase = 'created';
+  private readonly dispatchers = new Map<string, QueueDispatcher>();
+  private readonly pool: Pool;
+  private readonly plans: JobPlans;
+  private readonly completions: CompletionBatch;
+  private readonly notifications: Notifications;
+  private timers: NodeJS.Timeout[] = [];
+
+  constructor(private readonly options: EngineOptions) {
+    this.pool = new Pool({ connectionString: options.databaseUrl, max: options.poolSize ?? 10, application_name: 'sluice-engine' });
+    this.pool.on('error', (error) => options.logger.warn({ err: error }, 'engine pool connection error'));
+    this.plans = new JobPlans(this.pool);
+    this.completions = new CompletionBatch(this.pool, options.logger, (result, outcomes) => {
+      for (const o of outcomes) options.metrics.record(o);
+      for (const jobId of result.finishedJobs) this.plans.forget(jobId);
+      for (const owner of result.freedOwners) this.dispatchers.get(owner)?.wake();
+    });
+    this.notifications = new Notifications(
+      options.databaseUrl,
+      [QUEUE_CHANNEL, CANCEL_CHANNEL],
+      (channel, payload) => {
+        if (channel === QUEUE_CHANNEL) this.dispatcherFor(payload)?.wake();
+        else if (channel === CANCEL_CHANNEL) for (const d of this.dispatchers.values()) d.abort('canceled', payload);
+      },
+      options.logger,
+    );
+  }
+
+  async start(): Promise<void> {
+    if (this.phase !== 'created') throw new Error(`the engine is ${this.phase}`);
+    this.phase = 'running';
+    await this.notifications.start();
+    const pollMs = this.options.pollMs ?? 1000;
+    const every = (ms: number, task: () => Promise<unknown>, what: string): void => {
+      const timer = setInterval(() => {
+        task().catch((error: unknown) => this.options.logger.warn({ err: error }, `${what} failed`));
+      }, ms);
+      timer.unref();
+      this.timers.push(timer);
+    };
+    every(pollMs, () => this.poll(), 'polling for work');
+    every(Math.max(100, Math.floor(this.options.leaseMs / 3)), () => this.heartbeat(), 'lease heartbeat');
+    every(Math.max(100, Math.min(5000, Math.floor(this.options.leaseMs / 2))), () => requeueExpired(this.pool), 'requeueing expired leases');
+    await this.poll();
+  }
+
+  private dispatcherFor(ownerId: string): QueueDispatcher | undefined {
+    if (this.phase !== 'running') return undefined;
+    let dispatcher = this.dispatchers.get(ownerId);
+    if (!dispatcher) {
+      const { options } = this;
+      dispatcher = new QueueDispatcher(ownerId, {
+        pool: this.pool,
+        leaseMs: options.leaseMs,
+        maxInFlight: options.maxInFlightPerQueue ?? 1000,
+        logger: options.logger,
+        run: (message, controller) =>
+          runMessage(
+            { plans: this.plans, connectors: options.connectors, cipher: options.cipher, retry: options.retry ?? DEFAULT_RETRY_POLICY, logger: options.logger },
+            message,
+            controller,
+          ),
+        complete: (outcome) => this.completions.add(outcome),
+        onStarted: (message) => options.metrics.started(message),
+      });
+      this.dispatchers.set(ownerId, dispatcher);
+    }
+    return dispatcher;
+  }
+
+  private async poll(): Promise<void> {
+    if (this.phase !== 'running') return;
+    for (const owner of await queuesWithWork(this.pool)) this.dispatcherFor(owner)?.wake();
+  }
+
+  private async heartbeat(): Promise<void> {
+    const leases = [...this.dispatchers.values()].flatMap((d) => d.leaseIds());
+    await extendLeases(this.pool, leases, this.options.leaseMs);
+  }
+
+  /** Messages of this process running now, per queue owner. */
+  inFlight(): Map<string, number> {
+    return new Map([...this.dispatchers].map(([owner, d]) => [owner, d.inFlight]));
+  }
+
+  /**
+   * Stops claiming, lets running calls finish for up to `graceMs`, then aborts
+   * the rest (they go back to their queue) and waits for every outcome to commit.
+   */
+  async stop(graceMs: number): Promise<void> {
+    if (this.phase !== 'running') return;
+    this.phase = 'draining';
+    for (const d of this.dispatchers.values()) d.stop();
+    const drained = Promise.all([...this.dispatchers.values()].map((d) => d.idle()));
+    let timer: NodeJS.Timeout | undefined;
+    const graceOver = new Promise<'grace'>((resolve) => (timer = setTimeout(() => resolve('grace'), graceMs)));
+    if ((await Promise.race([drained, graceOver])) === 'grace') {
+      this.options.logger.warn({ graceMs }, 'grace period over: releasing running messages');
+      for (const d of this.dispatchers.values()) d.abort('shutdown');
+      // If even the releases cannot commit (the database is gone), stop anyway:
+      // their leases expire and the messages run again elsewhere (at-least-once).
+      await Promise.race([drained, new Promise((r) => setTimeout(r, RELEASE_TIMEOUT_MS))]);
+    }
+    clearTimeout(timer);
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    await this.notifications.stop();
+    await this.pool.end();
+    this.phase = 'stopped';
+  }
+}

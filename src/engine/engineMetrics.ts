@@ -1,0 +1,49 @@
+/** The engine's Prometheus metrics, per queue owner. */
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { ClaimedMessage } from './message';
+import type { Outcome } from './outcome';
+
+export interface EngineMetrics {
+  started(message: ClaimedMessage): void;
+  record(outcome: Outcome): void;
+}
+
+export function createEngineMetrics(registry: Registry, inFlight: () => Map<string, number>): EngineMetrics {
+  const labelNames = ['queue_owner'] as const;
+  const startedTotal = new Counter({ name: 'sluice_messages_started_total', help: 'Messages claimed and started', labelNames, registers: [registry] });
+  const succeeded = new Counter({ name: 'sluice_messages_succeeded_total', help: 'Messages whose call succeeded', labelNames, registers: [registry] });
+  const failed = new Counter({ name: 'sluice_messages_failed_total', help: 'Messages that failed for good (kept as JobErrors)', labelNames, registers: [registry] });
+  const retried = new Counter({ name: 'sluice_messages_retried_total', help: 'Messages put back for a retry', labelNames: ['queue_owner', 'reason'] as const, registers: [registry] });
+  const duration = new Histogram({
+    name: 'sluice_call_duration_seconds',
+    help: 'Duration of connector calls, claim to outcome',
+    labelNames,
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'sluice_messages_in_flight',
+    help: 'Messages this process runs now',
+    labelNames,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [owner, n] of inFlight()) this.set({ queue_owner: owner }, n);
+    },
+  });
+  const startedAt = new Map<string, number>();
+  return {
+    started(message) {
+      startedTotal.inc({ queue_owner: message.queueOwnerId });
+      startedAt.set(message.id, performance.now());
+    },
+    record(outcome) {
+      const owner = outcome.message.queueOwnerId;
+      const began = startedAt.get(outcome.message.id);
+      startedAt.delete(outcome.message.id);
+      if (began !== undefined) duration.observe({ queue_owner: owner }, (performance.now() - began) / 1000);
+      if (outcome.kind === 'retry') retried.inc({ queue_owner: owner, reason: outcome.refund ? 'rate_limited' : 'error' });
+      else if (outcome.kind === 'done') (outcome.errors.length > 0 || outcome.delta.sourceFailed ? failed : succeeded).inc({ queue_owner: owner });
+    },
+  };
+}

@@ -1,0 +1,43 @@
+/**
+ * The plans (ordered steps) of the jobs this process runs messages of, and
+ * the connections they call through. Plans live as long as the job; a
+ * connection is re-read after a few seconds so that a changed config or
+ * credentials take effect without a restart.
+ */
+import type { Queryable } from './sql/queryable';
+import { loadJobPlan, type PlannedStep } from './sql/loadJobPlan';
+import { loadConnection, type CallableConnection } from './sql/loadConnection';
+
+const CONNECTION_TTL_MS = 2000;
+const MAX_PLANS = 10000;
+
+export class JobPlans {
+  private readonly plans = new Map<string, Promise<PlannedStep[]>>();
+  private readonly connections = new Map<string, { at: number; value: Promise<CallableConnection | null> }>();
+
+  constructor(private readonly db: Queryable) {}
+
+  plan(jobId: string): Promise<PlannedStep[]> {
+    let plan = this.plans.get(jobId);
+    if (!plan) {
+      if (this.plans.size >= MAX_PLANS) this.plans.delete(this.plans.keys().next().value as string);
+      plan = loadJobPlan(this.db, jobId);
+      plan.catch(() => this.plans.delete(jobId));
+      this.plans.set(jobId, plan);
+    }
+    return plan;
+  }
+
+  forget(jobId: string): void {
+    this.plans.delete(jobId);
+  }
+
+  connection(id: string, now = Date.now()): Promise<CallableConnection | null> {
+    const cached = this.connections.get(id);
+    if (cached && now - cached.at < CONNECTION_TTL_MS) return cached.value;
+    const value = loadConnection(this.db, id);
+    value.catch(() => this.connections.delete(id));
+    this.connections.set(id, { at: now, value });
+    return value;
+  }
+}

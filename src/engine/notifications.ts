@@ -1,0 +1,60 @@
+/**
+ * One LISTEN connection per process. PostgreSQL delivers a NOTIFY at commit
+ * to every listener, in every process; a dropped connection is reopened, and
+ * the engine's poll covers what was said while it was down.
+ */
+import { Client } from 'pg';
+import type { Logger } from '../logger';
+
+const RECONNECT_MS = 1000;
+
+export class Notifications {
+  private client: Client | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly url: string,
+    private readonly channels: string[],
+    private readonly onNotify: (channel: string, payload: string) => void,
+    private readonly logger: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.connect();
+  }
+
+  private async connect(): Promise<void> {
+    if (this.closed) return;
+    const client = new Client({ connectionString: this.url, application_name: 'sluice-listen' });
+    const retry = (error?: unknown): void => {
+      if (this.client !== client) return;
+      this.client = null;
+      client.removeAllListeners();
+      void client.end().catch(() => undefined);
+      if (this.closed) return;
+      this.logger.warn({ err: error }, 'LISTEN connection lost; reconnecting');
+      setTimeout(() => void this.connect().catch((e: unknown) => retry(e)), RECONNECT_MS).unref();
+    };
+    client.on('notification', (n) => this.onNotify(n.channel, n.payload ?? ''));
+    client.on('error', retry);
+    client.on('end', () => retry());
+    this.client = client;
+    try {
+      await client.connect();
+      for (const channel of this.channels) await client.query(`LISTEN ${channel}`);
+    } catch (error) {
+      retry(error);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.closed = true;
+    const client = this.client;
+    this.client = null;
+    if (client) {
+      client.removeAllListeners();
+      client.on('error', () => undefined);
+      await client.end().catch(() => undefined);
+    }
+  }
+}

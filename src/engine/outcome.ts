@@ -1,0 +1,31 @@
+/**
+ * What became of one claimed message, as the dispatcher hands it to the
+ * completion batch (completionBatch.ts).
+ */
+import type { ClaimedMessage, NewMessage } from './message';
+
+/** Counter changes of one job. */
+export interface JobDelta {
+  exported: number;
+  succeeded: number;
+  failed: number;
+  /** The source step failed for good: the job ends FAILED. */
+  sourceFailed: boolean;
+}
+
+export interface NewJobError {
+  stepId: string;
+  code: string;
+  message: string;
+  record: unknown;
+}
+
+export type Outcome =
+  /** Finished, for good or ill: delete it, enqueue what follows, count, keep errors. */
+  | { kind: 'done'; message: ClaimedMessage; followUps: NewMessage[]; delta: JobDelta; errors: NewJobError[] }
+  /** Back to the queue after `delayMs`; `refund` gives back the attempt it used (rate limits under auto-recovery). */
+  | { kind: 'retry'; message: ClaimedMessage; delayMs: number; refund: boolean; reason: string }
+  /** Not run to the end because this process stops: back to the queue at once, attempt refunded. */
+  | { kind: 'release'; message: ClaimedMessage };
+
+export const NO_DELTA: JobDelta = { exported: 0, succeeded: 0, failed: 0, sourceFailed: false };

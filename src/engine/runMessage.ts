@@ -1,0 +1,175 @@
+/**
+ * Runs one claimed message: calls its connector with a context, bounds the
+ * call in time, and turns what happened into an Outcome. Never throws: a
+ * plugin that throws anything, hangs or ignores its AbortSignal still ends in
+ * an outcome, so no slot leaks and the dispatcher keeps going.
+ */
+import type { CredentialCipher } from '../auth/credentialCipher';
+import type { ConnectorRegistry } from '../connectors/registry';
+import { PermanentError, RateLimitedError, TransientError, type JsonRecord, type StepCallContext } from '../connectors/sdk';
+import type { Logger } from '../logger';
+import type { JobPlans } from './jobPlans';
+import { recordCount, type ClaimedMessage } from './message';
+import { NO_DELTA, type Outcome } from './outcome';
+import { backoffMs, type RetryPolicy } from './retryPolicy';
+import { routeRecords } from './routeRecords';
+import type { PlannedStep } from './sql/loadJobPlan';
+
+export interface RunDeps {
+  plans: JobPlans;
+  connectors: ConnectorRegistry;
+  cipher: CredentialCipher;
+  retry: RetryPolicy;
+  logger: Logger;
+}
+
+/** Why a call's signal was aborted: the job was canceled, or this process is stopping. */
+export type AbortReason = 'canceled' | 'shutdown';
+
+/** A call may take its connection's timeout plus this before the engine gives up on it. */
+const CALL_GRACE_MS = 5000;
+const DEFAULT_CALL_TIMEOUT_MS = 30000;
+
+class CallTimeout extends TransientError {
+  constructor(ms: number) {
+    super(`the connector did not answer within ${ms} ms`, 'TIMEOUT');
+  }
+}
+
+function withDeadline<T>(call: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      onTimeout();
+      reject(new CallTimeout(ms));
+    }, ms);
+  });
+  return Promise.race([call, deadline]).finally(() => clearTimeout(timer));
+}
+
+async function call(
+  deps: RunDeps,
+  message: ClaimedMessage,
+  step: PlannedStep,
+  ctx: StepCallContext<unknown, unknown, JsonRecord>,
+  type: string,
+): Promise<{ records: JsonRecord[]; next?: unknown; exported: boolean }> {
+  const connector = deps.connectors.get(type);
+  const payload = message.payload;
+  switch (payload.kind) {
+    case 'page': {
+      const exporter = connector?.steps.EXPORT;
+      if (!exporter) throw new PermanentError(`connector "${type}" cannot EXPORT`, 'UNSUPPORTED_STEP');
+      const page = await exporter.exportPage({ ...ctx, cursor: payload.cursor });
+      if (!Array.isArray(page?.records)) throw new TransientError(`connector "${type}" returned no records array`, 'PLUGIN_ERROR');
+      return { records: page.records, next: page.next ?? null, exported: true };
+    }
+    case 'download': {
+      const downloader = connector?.steps.DOWNLOAD;
+      if (!downloader) throw new PermanentError(`connector "${type}" cannot DOWNLOAD`, 'UNSUPPORTED_STEP');
+      const records = await downloader.download(ctx);
+      if (!Array.isArray(records)) throw new TransientError(`connector "${type}" returned no records array`, 'PLUGIN_ERROR');
+      return { records, exported: true };
+    }
+    case 'records': {
+      if (step.kind === 'LOOKUP') {
+        const lookup = connector?.steps.LOOKUP;
+        if (!lookup) throw new PermanentError(`connector "${type}" cannot LOOKUP`, 'UNSUPPORTED_STEP');
+        const records = [];
+        for (const record of payload.records) records.push(await lookup.lookup({ ...ctx, record }));
+        return { records, exported: false };
+      }
+      const importer = connector?.steps.IMPORT;
+      if (!importer) throw new PermanentError(`connector "${type}" cannot IMPORT`, 'UNSUPPORTED_STEP');
+      await importer.importRecords({ ...ctx, records: payload.records });
+      return { records: payload.records, exported: false };
+    }
+    default: {
+      const unreachable: never = payload;
+      throw new PermanentError(`unknown message payload ${JSON.stringify(unreachable)}`, 'INVALID_MESSAGE');
+    }
+  }
+}
+
+/** The outcome of a call that failed for good: a JobError per record, or a failed source. */
+function failed(message: ClaimedMessage, step: PlannedStep, code: string, reason: string): Outcome {
+  if (message.payload.kind === 'records') {
+    return {
+      kind: 'done',
+      message,
+      followUps: [],
+      delta: { ...NO_DELTA, failed: recordCount(message.payload) },
+      errors: message.payload.records.map((record) => ({ stepId: step.id, code, message: reason, record })),
+    };
+  }
+  return {
+    kind: 'done',
+    message,
+    followUps: [],
+    delta: { ...NO_DELTA, sourceFailed: true },
+    errors: [{ stepId: step.id, code, message: reason, record: message.payload.kind === 'page' ? { cursor: message.payload.cursor } : null }],
+  };
+}
+
+export async function runMessage(deps: RunDeps, message: ClaimedMessage, controller: AbortController): Promise<Outcome> {
+  const signal = controller.signal;
+  const log = deps.logger.child({ messageId: message.id, jobId: message.jobId, stepId: message.stepId });
+  let step: PlannedStep | undefined;
+  let autoRecover = false;
+  try {
+    const plan = await deps.plans.plan(message.jobId);
+    step = plan.find((s) => s.id === message.stepId);
+    const connection = await deps.plans.connection(message.connectionId);
+    if (!step || !connection) return { kind: 'done', message, followUps: [], delta: NO_DELTA, errors: [] }; // deleted meanwhile
+    const currentStep = step;
+    autoRecover = connection.autoRecover;
+    const credentials = connection.credentials ? deps.cipher.open(connection.id, connection.credentials) : null;
+    const ctx: StepCallContext<unknown, unknown, JsonRecord> = {
+      config: connection.config,
+      credentials,
+      signal,
+      logger: log,
+      stepConfig: currentStep.config,
+      idempotencyKey: message.idempotencyKey,
+    };
+    const timeoutMs = Number(connection.config.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS) + CALL_GRACE_MS;
+    const result = await withDeadline(call(deps, message, currentStep, ctx, connection.connectorType), timeoutMs, () =>
+      controller.abort('timeout'),
+    );
+    const routed = routeRecords(plan, currentStep, message.jobId, result.records);
+    const nextPage = result.next !== undefined && result.next !== null
+      ? [{ connectionId: message.connectionId, jobId: message.jobId, stepId: currentStep.id, payload: { kind: 'page' as const, cursor: result.next } }]
+      : [];
+    return {
+      kind: 'done',
+      message,
+      // The next page first: an export should not wait behind its own records in a shared queue.
+      followUps: [...nextPage, ...routed.followUps],
+      delta: { ...NO_DELTA, exported: result.exported ? result.records.length : 0, succeeded: routed.succeeded },
+      errors: [],
+    };
+  } catch (error) {
+    if (signal.aborted && signal.reason === 'shutdown') return { kind: 'release', message };
+    if (signal.aborted && signal.reason === 'canceled') return { kind: 'done', message, followUps: [], delta: NO_DELTA, errors: [] };
+    if (!step) return { kind: 'retry', message, delayMs: backoffMs(deps.retry, message.attempts), refund: false, reason: String(error) };
+    return classify(deps, message, step, error, autoRecover, log);
+  }
+}
+
+function classify(deps: RunDeps, message: ClaimedMessage, step: PlannedStep, error: unknown, autoRecover: boolean, log: Logger): Outcome {
+  const exhausted = message.attempts >= deps.retry.maxAttempts;
+  if (error instanceof PermanentError) return failed(message, step, error.code, error.message);
+  if (error instanceof RateLimitedError) {
+    const delayMs = error.retryAfterMs ?? backoffMs(deps.retry, message.attempts);
+    log.debug({ delayMs, autoRecover }, 'rate limited');
+    // Under auto-recovery a rate limit never fails a record: the attempt is given back.
+    if (autoRecover) return { kind: 'retry', message, delayMs, refund: true, reason: error.message };
+    if (exhausted) return failed(message, step, 'RATE_LIMITED', error.message);
+    return { kind: 'retry', message, delayMs, refund: false, reason: error.message };
+  }
+  // Transient, or anything a plugin threw that is not in the taxonomy: worth another try.
+  const code = error instanceof TransientError ? error.code : 'PLUGIN_ERROR';
+  const reason = error instanceof Error ? error.message : String(error);
+  if (exhausted) return failed(message, step, code, `${reason} (gave up after ${message.attempts} attempts)`);
+  return { kind: 'retry', message, delayMs: backoffMs(deps.retry, message.attempts), refund: false, reason };
+}
