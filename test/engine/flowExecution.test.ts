@@ -11,7 +11,7 @@ describe('flow execution', () => {
   let api: RecordingApi;
 
   beforeAll(async () => {
-    s = await startTestSluice({ logLines: LOGS, env: { SHUTDOWN_GRACE_MS: '1000' } });
+    s = await startTestSluice({ engine: true, logLines: LOGS, env: { SHUTDOWN_GRACE_MS: '1000' } });
   });
   afterAll(async () => {
     await s.close();

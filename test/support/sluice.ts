@@ -32,6 +32,11 @@ export interface TestSluice {
 
 export interface TestSluiceOptions {
   env?: Record<string, string>;
+  /**
+   * Run the queue engine in this process too. Off by default: API tests then
+   * see jobs and messages exactly as the API left them (ROLE=api).
+   */
+  engine?: boolean;
   /** Capture log lines (JSON strings) instead of discarding them. */
   logLines?: string[];
 }
@@ -46,6 +51,7 @@ export async function startTestSluice(options: TestSluiceOptions = {}): Promise<
     BOOTSTRAP_ADMIN_TOKEN: adminSecret,
     PORT: '0',
     LOG_LEVEL: 'debug',
+    ROLE: options.engine ? 'all' : 'api',
     ...options.env,
   });
   const lines = options.logLines;
