@@ -1,0 +1,52 @@
+/**
+ * The external application the benchmark talks to, in its own process so that
+ * its CPU is not counted against Sluice's event loop. GET /orders pages
+ * through `total` generated records; POST /import accepts anything. Every
+ * response waits LATENCY_MS (query `latency` overrides). Prints its port.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+let imported = 0;
+let firstRequestAt: number[] = [];
+
+const server = http.createServer((req, res) => {
+  const url = new URL(req.url ?? '/', 'http://x');
+  const latency = Number(url.searchParams.get('latency') ?? process.env.LATENCY_MS ?? 0);
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    const answer = (): void => {
+      if (url.pathname === '/orders') {
+        firstRequestAt.push(performance.timeOrigin + performance.now());
+        const total = Number(url.searchParams.get('total') ?? 0);
+        const page = Number(url.searchParams.get('page') ?? 1);
+        const per = Number(url.searchParams.get('per_page') ?? 100);
+        const from = (page - 1) * per;
+        const data = [];
+        for (let i = from; i < Math.min(total, from + per); i++) data.push({ id: i + 1, total: i * 3 });
+        const body = JSON.stringify({ data });
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+        res.end(body);
+      } else if (url.pathname === '/import') {
+        imported++;
+        res.writeHead(201, { 'content-type': 'application/json', 'content-length': 2 });
+        res.end('{}');
+      } else if (url.pathname === '/stats') {
+        const body = JSON.stringify({ imported, firstRequestAt });
+        firstRequestAt = [];
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(body);
+      } else {
+        res.writeHead(404);
+        res.end();
+      }
+    };
+    if (latency > 0) setTimeout(answer, latency);
+    else answer();
+  });
+});
+server.keepAliveTimeout = 30000;
+server.listen(0, '127.0.0.1', () => {
+  process.stdout.write(`${(server.address() as AddressInfo).port}\n`);
+});

@@ -1,0 +1,151 @@
+/**
+ * `npm run bench`: the queue engine's speed, one JSON line per case, each
+ * with the theoretical limit or the target beside the figure.
+ *
+ *   npm run bench                  every case
+ *   npm run bench -- level burst   only the named cases (level, burst, latency, memory)
+ */
+import { rssMb, startHarness, type Harness } from './harness';
+
+const FLOW_FIELDS = 'id';
+
+async function connection(h: Harness, level: number | null): Promise<string> {
+  const data = await h.gql(`mutation($i: CreateConnectionInput!) { createConnection(input: $i) { id } }`, {
+    i: { name: `bench-${level ?? 'burst'}`, connectorType: 'http', config: { baseUrl: h.endpointUrl }, concurrencyLevel: level, autoRecoverRateLimitErrors: false },
+  });
+  return data.createConnection.id;
+}
+
+async function exportImportFlow(h: Harness, conn: string, total: number, pageSize: number, latencyMs: number): Promise<string> {
+  const data = await h.gql(`mutation($i: CreateFlowInput!) { createFlow(input: $i) { ${FLOW_FIELDS} } }`, {
+    i: {
+      name: `bench ${total}`,
+      steps: [
+        {
+          name: 'export',
+          kind: 'EXPORT',
+          connectionId: conn,
+          config: {
+            path: '/orders',
+            query: { total, latency: latencyMs },
+            recordsPath: 'data',
+            paging: { type: 'page', pageParam: 'page', pageSizeParam: 'per_page', pageSize },
+          },
+        },
+        { name: 'import', kind: 'IMPORT', connectionId: conn, config: { path: `/import?latency=${latencyMs}` } },
+      ],
+    },
+  });
+  return data.createFlow.id;
+}
+
+interface FinishedJob {
+  status: string;
+  recordsSucceeded: number;
+  recordsFailed: number;
+  startedAt: string;
+  finishedAt: string;
+}
+
+async function runToEnd(h: Harness, flowId: string): Promise<FinishedJob> {
+  const { runFlow } = await h.gql(`mutation($f: ID!) { runFlow(flowId: $f) { id } }`, { f: flowId });
+  for (;;) {
+    const { job } = await h.gql(`query($j: ID!) { job(id: $j) { status recordsSucceeded recordsFailed startedAt finishedAt } }`, { j: runFlow.id });
+    if (job.status !== 'QUEUED' && job.status !== 'RUNNING') return job;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function throughput(job: FinishedJob): number {
+  const seconds = (Date.parse(job.finishedAt) - Date.parse(job.startedAt)) / 1000;
+  return Math.round(job.recordsSucceeded / seconds);
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+const cases: Record<string, (h: Harness) => Promise<Record<string, unknown>>> = {
+  async level(h) {
+    const records = 5000;
+    const conn = await connection(h, 25);
+    const job = await runToEnd(h, await exportImportFlow(h, conn, records, 500, 20));
+    const limit = 25 / 0.02;
+    const rate = throughput(job);
+    return { case: 'level 25, 20 ms endpoint, export→import', records, status: job.status, failed: job.recordsFailed, recordsPerSecond: rate, littlesLawLimit: limit, ofLimit: +(rate / limit).toFixed(3), target: 0.95 };
+  },
+  async burst(h) {
+    const records = 20000;
+    const conn = await connection(h, null);
+    const job = await runToEnd(h, await exportImportFlow(h, conn, records, 1000, 0));
+    return { case: 'burst, zero-latency endpoint, export→import', records, status: job.status, failed: job.recordsFailed, recordsPerSecond: throughput(job), target: 5000 };
+  },
+  async latency(h) {
+    // Idle queue: each run's first request (the export's page 1) is a fresh
+    // message; measured from just before runFlow is sent to its arrival at the
+    // endpoint, so it includes the GraphQL mutation itself (an upper bound).
+    const conn = await connection(h, 25);
+    const flow = await exportImportFlow(h, conn, 0, 10, 0);
+    const samples: number[] = [];
+    for (let i = 0; i < 300; i++) {
+      await fetch(`${h.endpointUrl}/stats`);
+      const sent = performance.timeOrigin + performance.now();
+      await h.gql(`mutation($f: ID!) { runFlow(flowId: $f) { id } }`, { f: flow });
+      let arrived: number | undefined;
+      while (arrived === undefined) {
+        const stats = (await (await fetch(`${h.endpointUrl}/stats`)).json()) as { firstRequestAt: number[] };
+        arrived = stats.firstRequestAt[0];
+        if (arrived === undefined) await new Promise((r) => setTimeout(r, 1));
+      }
+      samples.push(arrived - sent);
+    }
+    samples.sort((a, b) => a - b);
+    return { case: 'runFlow to first request on an idle queue (upper bound of enqueue-to-start)', samples: samples.length, p50Ms: +percentile(samples, 50).toFixed(2), p95Ms: +percentile(samples, 95).toFixed(2), targetP50Ms: 5 };
+  },
+  async memory(h) {
+    // 100,000 records exported into an import queue that can barely move (level 1, 1 s per call).
+    const records = 100000;
+    const conn = await connection(h, 1);
+    const data = await h.gql(`mutation($i: CreateFlowInput!) { createFlow(input: $i) { id } }`, {
+      i: {
+        name: 'memory',
+        steps: [
+          { name: 'export', kind: 'EXPORT', connectionId: await connection(h, null), config: { path: '/orders', query: { total: records }, recordsPath: 'data', paging: { type: 'page', pageParam: 'page', pageSizeParam: 'per_page', pageSize: 5000 } } },
+          { name: 'import', kind: 'IMPORT', connectionId: conn, config: { path: '/import?latency=1000' } },
+        ],
+      },
+    });
+    const { runFlow } = await h.gql(`mutation($f: ID!) { runFlow(flowId: $f) { id } }`, { f: data.createFlow.id });
+    let queued = 0;
+    let peak = 0;
+    for (let i = 0; i < 600 && queued < records - 10; i++) {
+      const { connection: c } = await h.gql(`query($c: ID!) { connection(id: $c) { queueSize } }`, { c: conn });
+      queued = c.queueSize;
+      peak = Math.max(peak, rssMb(h.sluicePid));
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    peak = Math.max(peak, rssMb(h.sluicePid));
+    await h.gql(`mutation($j: ID!) { cancelJob(id: $j) { id } }`, { j: runFlow.id });
+    return { case: '100,000 queued messages: Sluice server memory', queued, peakRssMb: peak, limitMb: 300 };
+  },
+};
+
+async function main(): Promise<void> {
+  const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+  const names = wanted.length > 0 ? wanted : Object.keys(cases);
+  for (const name of names) {
+    const run = cases[name];
+    if (!run) throw new Error(`no bench case "${name}" (cases: ${Object.keys(cases).join(', ')})`);
+    const h = await startHarness();
+    try {
+      process.stdout.write(JSON.stringify(await run(h)) + '\n');
+    } finally {
+      await h.stop();
+    }
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${String(error instanceof Error ? error.stack : error)}\n`);
+  process.exit(1);
+});
