@@ -4,7 +4,7 @@
  * PostgreSQL last, exit 0. A second signal exits at once.
  */
 import 'reflect-metadata';
-import { startSluice } from './app';
+import { startSluice, type RunningSluice } from './app';
 import { ConfigError, loadConfig } from './config';
 import { createLogger } from './logger';
 
@@ -20,18 +20,14 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.logLevel);
-  const sluice = await startSluice(config, logger);
-  logger.info({ url: `${sluice.url}/graphql`, role: config.role }, 'Sluice is ready');
 
+  // Signals are handled from the start: the embedded PostgreSQL runs in its
+  // own process group and would outlive a process killed by a signal while
+  // starting. One that comes meanwhile waits for the start, then shuts down.
+  let sluice: RunningSluice | null = null;
   let stopping = false;
-  const stop = (signal: NodeJS.Signals): void => {
-    if (stopping) {
-      logger.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
-    }
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    sluice
+  const shutDown = (running: RunningSluice): void => {
+    running
       .close()
       .then(() => {
         logger.info('stopped');
@@ -42,8 +38,21 @@ async function main(): Promise<void> {
         process.exit(1);
       });
   };
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, sluice ? 'shutting down' : 'shutting down once started');
+    if (sluice) shutDown(sluice);
+  };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+
+  sluice = await startSluice(config, logger);
+  if (stopping) return shutDown(sluice);
+  logger.info({ url: `${sluice.url}/graphql`, role: config.role }, 'Sluice is ready');
 }
 
 main().catch((error: unknown) => {

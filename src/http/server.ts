@@ -16,6 +16,7 @@ import { unauthenticated } from '../schema/common/errors';
 import { createLoaders } from '../schema/common/loaders';
 import type { Services } from '../schema/services';
 import { viewerFor } from './authenticate';
+import { credentialEchoPlugin, withoutCredentialEchoes } from './credentialEchoes';
 import { requestSizeRule } from './requestLimits';
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -70,17 +71,25 @@ class BodyTooLarge extends Error {}
 
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
+    if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) {
+      reject(new BodyTooLarge());
+      return;
+    }
     let size = 0;
     const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => {
+    const collect = (chunk: Buffer): void => {
       size += chunk.length;
       if (size > MAX_BODY_BYTES) {
+        // Not req.destroy(): that would take the socket, and the 413, with it.
+        // The rest is discarded unread and the 413 closes the connection.
+        req.off('data', collect);
+        req.resume();
         reject(new BodyTooLarge());
-        req.destroy();
         return;
       }
       chunks.push(chunk);
-    });
+    };
+    req.on('data', collect);
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
@@ -112,7 +121,7 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
     // Shutdown is main.ts's job (drain first); Apollo would otherwise re-raise the signal itself.
     stopOnTerminationSignals: false,
     validationRules: [requestSizeRule],
-    plugins: [requireViewer, metricsPlugin(metrics)],
+    plugins: [requireViewer, metricsPlugin(metrics), credentialEchoPlugin],
     includeStacktraceInErrorResponses: false,
     logger: {
       debug: (m) => logger.debug(m),
@@ -184,7 +193,10 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
     };
     handle().catch((error: unknown) => {
       if (error instanceof BodyTooLarge) {
-        if (!res.headersSent) send(res, 413, JSON.stringify({ errors: [{ message: `the request body exceeds ${MAX_BODY_BYTES} bytes` }] }));
+        if (!res.headersSent) {
+          res.setHeader('connection', 'close');
+          send(res, 413, JSON.stringify({ errors: [{ message: `the request body exceeds ${MAX_BODY_BYTES} bytes` }] }));
+        }
         return;
       }
       logger.error({ err: error, path: url.pathname }, 'request failed');
@@ -208,12 +220,23 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
           ctx.extra.viewer = viewer;
           return true;
         },
+        // The viewer was read at connection_init: ask again per operation, so
+        // that a token revoked since cannot go on acting through an open socket.
+        onSubscribe: async (ctx) => {
+          const viewer = ctx.extra.viewer;
+          if (viewer && (await services.tokens.isLive(viewer.tokenId))) return undefined;
+          ctx.extra.socket.close(4403, 'Forbidden');
+          return [unauthenticated()];
+        },
         context: (ctx): RequestContext => ({
           viewer: ctx.extra.viewer ?? null,
           services,
           loaders: createLoaders(services),
         }),
         validate: (schema, document) => validate(schema, document, [...specifiedRules, requestSizeRule]),
+        // As over HTTP: a coercion error must not repeat credentials (credentialEchoes.ts).
+        onNext: (_ctx, _id, payload, _args, result) =>
+          result.errors ? { ...result, errors: withoutCredentialEchoes(result.errors.map((e) => e.toJSON()), payload.variables) } : undefined,
       },
       wss,
     );
