@@ -66,7 +66,7 @@ export class QueueEngine {
       options: '-c synchronous_commit=off',
     });
     this.pool.on('error', (error) => options.logger.warn({ err: error }, 'engine pool connection error'));
-    this.plans = new JobPlans(this.pool);
+    this.plans = new JobPlans(this.pool, options.cipher);
     this.completions = new CompletionBatch(this.pool, options.logger, (result, outcomes) => {
       for (const o of outcomes) options.metrics.record(o);
       for (const jobId of result.finishedJobs) this.plans.forget(jobId);

@@ -7,15 +7,21 @@
 import type { Queryable } from './sql/queryable';
 import { loadJobPlan, type PlannedStep } from './sql/loadJobPlan';
 import { loadConnection, type CallableConnection } from './sql/loadConnection';
+import type { CredentialCipher } from '../auth/credentialCipher';
+
+export type ReadyConnection = Omit<CallableConnection, 'credentials'> & { credentials: unknown };
 
 const CONNECTION_TTL_MS = 2000;
 const MAX_PLANS = 10000;
 
 export class JobPlans {
   private readonly plans = new Map<string, Promise<PlannedStep[]>>();
-  private readonly connections = new Map<string, { at: number; value: Promise<CallableConnection | null> }>();
+  private readonly connections = new Map<string, { at: number; value: Promise<ReadyConnection | null> }>();
 
-  constructor(private readonly db: Queryable) {}
+  constructor(
+    private readonly db: Queryable,
+    private readonly cipher: CredentialCipher,
+  ) {}
 
   plan(jobId: string): Promise<PlannedStep[]> {
     let plan = this.plans.get(jobId);
@@ -32,10 +38,13 @@ export class JobPlans {
     this.plans.delete(jobId);
   }
 
-  connection(id: string, now = Date.now()): Promise<CallableConnection | null> {
+  /** The connection with its credentials opened (held in memory only, never logged). */
+  connection(id: string, now = Date.now()): Promise<ReadyConnection | null> {
     const cached = this.connections.get(id);
     if (cached && now - cached.at < CONNECTION_TTL_MS) return cached.value;
-    const value = loadConnection(this.db, id);
+    const value = loadConnection(this.db, id).then((c) =>
+      c ? { ...c, credentials: c.credentials ? this.cipher.open(c.id, c.credentials) : null } : null,
+    );
     value.catch(() => this.connections.delete(id));
     this.connections.set(id, { at: now, value });
     return value;

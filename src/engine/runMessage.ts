@@ -8,6 +8,8 @@ import type { CredentialCipher } from '../auth/credentialCipher';
 import type { ConnectorRegistry } from '../connectors/registry';
 import { PermanentError, RateLimitedError, TransientError, type JsonRecord, type StepCallContext } from '../connectors/sdk';
 import type { Logger } from '../logger';
+import { connectorLogger } from '../connectors/connectorLogger';
+import type { ConnectorLogger } from '../connectors/sdk';
 import type { JobPlans } from './jobPlans';
 import { recordCount, type ClaimedMessage } from './message';
 import { NO_DELTA, type Outcome } from './outcome';
@@ -113,7 +115,7 @@ function failed(message: ClaimedMessage, step: PlannedStep, code: string, reason
 
 export async function runMessage(deps: RunDeps, message: ClaimedMessage, controller: AbortController): Promise<Outcome> {
   const signal = controller.signal;
-  const log = deps.logger.child({ messageId: message.id, jobId: message.jobId, stepId: message.stepId });
+  const log = connectorLogger(deps.logger, { messageId: message.id, jobId: message.jobId, stepId: message.stepId });
   let step: PlannedStep | undefined;
   let autoRecover = false;
   try {
@@ -123,7 +125,7 @@ export async function runMessage(deps: RunDeps, message: ClaimedMessage, control
     if (!step || !connection) return { kind: 'done', message, followUps: [], delta: NO_DELTA, errors: [] }; // deleted meanwhile
     const currentStep = step;
     autoRecover = connection.autoRecover;
-    const credentials = connection.credentials ? deps.cipher.open(connection.id, connection.credentials) : null;
+    const credentials = connection.credentials;
     const ctx: StepCallContext<unknown, unknown, JsonRecord> = {
       config: connection.config,
       credentials,
@@ -156,12 +158,12 @@ export async function runMessage(deps: RunDeps, message: ClaimedMessage, control
   }
 }
 
-function classify(deps: RunDeps, message: ClaimedMessage, step: PlannedStep, error: unknown, autoRecover: boolean, log: Logger): Outcome {
+function classify(deps: RunDeps, message: ClaimedMessage, step: PlannedStep, error: unknown, autoRecover: boolean, log: ConnectorLogger): Outcome {
   const exhausted = message.attempts >= deps.retry.maxAttempts;
   if (error instanceof PermanentError) return failed(message, step, error.code, error.message);
   if (error instanceof RateLimitedError) {
     const delayMs = error.retryAfterMs ?? backoffMs(deps.retry, message.attempts);
-    log.debug({ delayMs, autoRecover }, 'rate limited');
+    log.debug('rate limited', { delayMs, autoRecover });
     // Under auto-recovery a rate limit never fails a record: the attempt is given back.
     if (autoRecover) return { kind: 'retry', message, delayMs, refund: true, reason: error.message };
     if (exhausted) return failed(message, step, 'RATE_LIMITED', error.message);

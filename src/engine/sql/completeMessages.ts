@@ -36,16 +36,21 @@ export async function completeMessages(tx: PoolClient, outcomes: Outcome[]): Pro
   const running = new Set(jobs.filter((j) => j.status === 'RUNNING' || j.status === 'QUEUED').map((j) => j.id));
 
   const done = outcomes.filter((o) => o.kind === 'done');
+  // A retry or release of a job that is over is dropped, not put back: a
+  // cancel that committed while the call was in flight has already dropped
+  // the job's queued messages, and a requeued one would run again after it.
+  const over = outcomes.filter((o) => o.kind !== 'done' && !running.has(o.message.jobId));
+  const gone = [...done, ...over];
   const { rows: deleted } = await tx.query<{ id: string; queue_owner_id: string }>(
     `DELETE FROM queue_message m
       USING unnest($1::bigint[], $2::uuid[]) AS d(id, lease_id)
       WHERE m.id = d.id AND m.lease_id = d.lease_id
       RETURNING m.id, m.queue_owner_id`,
-    [done.map((o) => o.message.id), done.map((o) => o.message.leaseId)],
+    [gone.map((o) => o.message.id), gone.map((o) => o.message.leaseId)],
   );
 
   // Retried and released messages keep their id, so they keep their place in FIFO order.
-  const back = outcomes.filter((o) => o.kind !== 'done');
+  const back = outcomes.filter((o) => o.kind !== 'done' && running.has(o.message.jobId));
   const { rows: requeued } = await tx.query<{ queue_owner_id: string }>(
     `UPDATE queue_message m
         SET state = 'queued', lease_id = NULL, lease_expires_at = NULL,

@@ -6,7 +6,7 @@ export interface CallableConnection {
   id: string;
   connectorType: string;
   config: JsonObject;
-  /** Sealed; opened just before a call (auth/credentialCipher.ts). */
+  /** Sealed in the database; opened when loaded, held only in memory. */
   credentials: Buffer | null;
   /** Of the queue owner: governs rate-limit handling. */
   autoRecover: boolean;

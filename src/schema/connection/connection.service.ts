@@ -10,6 +10,7 @@ import type { ConnectorRegistry } from '../../connectors/registry';
 import { ConnectionRow, StepRow } from '../../database/entities';
 import { choosePolicy, policyToColumns, type RateLimit } from '../../engine/concurrencyPolicy';
 import type { Logger } from '../../logger';
+import { connectorLogger } from '../../connectors/connectorLogger';
 import { badUserInput, conflict } from '../common/errors';
 import { findOrNotFound } from '../common/ids';
 import { validName } from '../common/names';
@@ -154,6 +155,15 @@ export class ConnectionService {
       if (steps > 0) throw conflict(`connection "${row.name}" is used by ${steps} step(s); replace or remove them first`);
       const borrowers = await tx.count(ConnectionRow, { where: { borrowFromId: row.id } });
       if (borrowers > 0) throw conflict(`${borrowers} connection(s) borrow from "${row.name}"; stop their borrowing first`);
+      // With no steps and no borrowers a queue can still hold messages: a
+      // former borrower's running ones stay where they started (and messages
+      // of a replaced step finish on their old connection). queue_message
+      // references the connection, so deleting now would fail on the foreign key.
+      const [{ live }] = (await tx.query(
+        `SELECT count(*)::int AS live FROM queue_message WHERE queue_owner_id = $1 OR connection_id = $1`,
+        [row.id],
+      )) as [{ live: number }];
+      if (live > 0) throw conflict(`${live} message(s) are still in the queue of "${row.name}"; wait for them to finish`);
       await tx.delete(ConnectionRow, { id });
       return true;
     });
@@ -220,7 +230,7 @@ export class ConnectionService {
         config: row.config,
         credentials: this.credentialsOf(row) as Record<string, unknown> | null,
         signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-        logger: this.logger.child({ connectionId: row.id, call: 'ping' }),
+        logger: connectorLogger(this.logger, { connectionId: row.id, call: 'ping' }),
       });
       return { ok: result.ok, message: result.message ?? null, latencyMs: Math.round(performance.now() - started) };
     } catch (error) {
