@@ -1,5 +1,6 @@
 /** Every migration, in order. Append-only: never edit one that has landed. */
 import { Foundation1763890000000 } from './1763890000000-Foundation';
 import { QueueEngine1763900000000 } from './1763900000000-QueueEngine';
+import { CompleteMessagesFunction1763910000000 } from './1763910000000-CompleteMessagesFunction';
 
-export const migrations = [Foundation1763890000000, QueueEngine1763900000000];
+export const migrations = [Foundation1763890000000, QueueEngine1763900000000, CompleteMessagesFunction1763910000000];

@@ -57,18 +57,7 @@ export class CompletionBatch {
     this.flushing = false;
   }
 
-  private async commit(batch: Outcome[]): Promise<CompletionResult> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      const result = await completeMessages(client, batch);
-      await client.query('COMMIT');
-      return result;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+  private commit(batch: Outcome[]): Promise<CompletionResult> {
+    return completeMessages(this.pool, batch);
   }
 }

@@ -4,6 +4,7 @@
  * keep that column true when an edge changes.
  */
 import type { EntityManager } from 'typeorm';
+import { QUEUE_CHANNEL } from '../../engine/sql/enqueueMessages';
 
 /**
  * Serializes every change to the borrow graph. Without it two concurrent
@@ -40,4 +41,6 @@ export async function moveSubtreeToQueueOwner(tx: EntityManager, rootId: string,
       WHERE connection_id = ANY($1::uuid[]) AND state = 'queued' AND queue_owner_id <> $2`,
     [ids, queueOwnerId],
   );
+  // The new queue may have work now: wake its dispatchers at commit rather than at their next poll.
+  await tx.query(`SELECT pg_notify('${QUEUE_CHANNEL}', $1)`, [queueOwnerId]);
 }
