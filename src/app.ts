@@ -12,6 +12,7 @@ import { openDatabase, type Database } from './database/database';
 import { startHttpServer, type RunningHttpServer } from './http/server';
 import type { Logger } from './logger';
 import { createMetrics } from './metrics';
+import { LiveUpdates } from './schema/live/liveUpdates';
 import { QueueEngine } from './engine/engine';
 import { createEngineMetrics } from './engine/engineMetrics';
 import { buildSluiceSchema } from './schema';
@@ -34,8 +35,14 @@ export async function startSluice(config: Config, logger: Logger): Promise<Runni
   const cipher = new CredentialCipher(key);
   let http: RunningHttpServer | null = null;
   let engine: QueueEngine | null = null;
+  let live: LiveUpdates | null = null;
   try {
+    if (config.role !== 'worker') {
+      live = new LiveUpdates(database.dataSource, database.url, logger.child({ component: 'live' }));
+      await live.start();
+    }
     const services = createServices({
+      live,
       db: database.dataSource,
       connectors,
       cipher,
@@ -89,12 +96,14 @@ export async function startSluice(config: Config, logger: Logger): Promise<Runni
         // Drain first: running calls finish (or are released) while the database is still up.
         await engine?.stop(config.shutdownGraceMs);
         await server.close();
+        await live?.stop();
         await database.close();
       },
     };
   } catch (error) {
     await engine?.stop(0).catch(() => undefined);
     await http?.close().catch(() => undefined);
+    await live?.stop().catch(() => undefined);
     await database.close();
     throw error;
   }

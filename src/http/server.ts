@@ -21,6 +21,8 @@ import { requestSizeRule } from './requestLimits';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 const MAX_WS_PAYLOAD_BYTES = 256 * 1024;
+/** How soon an open socket notices that its token was revoked. */
+const TOKEN_RECHECK_MS = 2000;
 
 export interface HttpServerOptions {
   schema: GraphQLSchema;
@@ -209,7 +211,7 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
   let wss: WebSocketServer | null = null;
   if (options.serveApi) {
     wss = new WebSocketServer({ server, path: '/graphql', maxPayload: MAX_WS_PAYLOAD_BYTES });
-    wsCleanup = useServer<Record<string, unknown> | undefined, { viewer?: Viewer | null }>(
+    wsCleanup = useServer<Record<string, unknown> | undefined, { viewer?: Viewer | null; tokenCheck?: NodeJS.Timeout }>(
       {
         schema,
         // A socket that never sends connection_init is closed (4408) after this.
@@ -218,8 +220,19 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
           const viewer = await viewerFor(services.tokens, ctx.connectionParams?.authorization);
           if (!viewer) return false; // graphql-ws closes with 4403 Forbidden
           ctx.extra.viewer = viewer;
+          // A subscription may outlive its token: a revoked token closes the socket.
+          ctx.extra.tokenCheck = setInterval(() => {
+            services.tokens
+              .isLive(viewer.tokenId)
+              .then((live) => {
+                if (!live) ctx.extra.socket.close(4403, 'Forbidden');
+              })
+              .catch(() => undefined);
+          }, TOKEN_RECHECK_MS);
+          ctx.extra.tokenCheck.unref();
           return true;
         },
+        onClose: (ctx) => clearInterval(ctx.extra.tokenCheck),
         // The viewer was read at connection_init: ask again per operation, so
         // that a token revoked since cannot go on acting through an open socket.
         onSubscribe: async (ctx) => {

@@ -5,11 +5,11 @@ import { buildSchema } from 'type-graphql';
 import { authChecker } from '../auth/authChecker';
 import { DateTimeScalar } from './common/scalars';
 import { ConnectionResolver } from './connection/connection.resolver';
-import { QueueStats } from './connection/connection.type';
 import { ConnectorResolver } from './connector/connector.resolver';
 import { FlowResolver, StepResolver } from './flow/flow.resolver';
 import { JobErrorResolver, JobResolver } from './job/job.resolver';
 import { TokenResolver } from './token/token.resolver';
+import { SubscriptionResolver } from './live/subscription.resolver';
 
 export function buildSluiceSchema(): Promise<GraphQLSchema> {
   return buildSchema({
@@ -21,10 +21,20 @@ export function buildSluiceSchema(): Promise<GraphQLSchema> {
       StepResolver,
       JobResolver,
       JobErrorResolver,
+      SubscriptionResolver,
     ],
-    // Streamed by the queueSize subscription; listed so that clients see it before that lands.
-    orphanedTypes: [QueueStats],
     authChecker,
+    // type-graphql insists on a PubSub once there is a subscription, but every
+    // subscription here brings its own `subscribe` (fed by PostgreSQL through
+    // LiveUpdates), so this one is never asked for anything.
+    pubSub: {
+      publish: () => {
+        throw new Error('Sluice publishes through PostgreSQL NOTIFY, not type-graphql PubSub');
+      },
+      subscribe: () => {
+        throw new Error('Sluice subscriptions bring their own subscribe function');
+      },
+    },
     scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
     validate: false,
   });

@@ -8,6 +8,7 @@ import { QueueStatsReader } from './connection/queueStats';
 import { FlowService } from './flow/flow.service';
 import { JobService } from './job/job.service';
 import { TokenService } from './token/token.service';
+import type { LiveUpdates } from './live/liveUpdates';
 
 export interface Services {
   db: DataSource;
@@ -18,6 +19,8 @@ export interface Services {
   flows: FlowService;
   jobs: JobService;
   tokens: TokenService;
+  /** The hub behind subscriptions; null where no API is served (ROLE=worker). */
+  live: LiveUpdates | null;
 }
 
 export function createServices(options: {
@@ -26,8 +29,9 @@ export function createServices(options: {
   cipher: CredentialCipher;
   maxConcurrencyLevel: number;
   logger: Logger;
+  live: LiveUpdates | null;
 }): Services {
-  const { db, connectors, cipher, maxConcurrencyLevel, logger } = options;
+  const { db, connectors, cipher, maxConcurrencyLevel, logger, live } = options;
   return {
     db,
     connectors,
@@ -37,5 +41,6 @@ export function createServices(options: {
     flows: new FlowService(db, connectors),
     jobs: new JobService(db),
     tokens: new TokenService(db),
+    live,
   };
 }

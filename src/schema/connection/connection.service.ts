@@ -15,6 +15,8 @@ import { badUserInput, conflict } from '../common/errors';
 import { findOrNotFound } from '../common/ids';
 import { validName } from '../common/names';
 import { lockBorrowGraph, moveSubtreeToQueueOwner, subtreeIds } from './borrowGraph';
+import { notifyQueues } from '../../engine/sql/enqueueMessages';
+import { typeormQueryable } from '../../database/typeormQueryable';
 
 export interface CreateConnection {
   name: string;
@@ -182,6 +184,8 @@ export class ConnectionService {
       if (!choice.ok) throw badUserInput(choice.problem);
       const changes = { ...policyToColumns(choice.policy), updatedAt: new Date() };
       await tx.update(ConnectionRow, { id: row.id }, changes);
+      // The level is part of what queueSize subscribers see, and a higher one frees slots.
+      await notifyQueues(typeormQueryable(tx), [row.id]);
       this.logger.info({ connectionId: row.id, policy: choice.policy }, 'concurrency policy set');
       return { ...row, ...changes };
     });

@@ -1,0 +1,52 @@
+/**
+ * A push-fed async iterator: what a GraphQL subscription returns. Values
+ * pushed while nobody pulls wait in order; `return()` (the client
+ * unsubscribed or the socket closed) runs the cleanup once.
+ */
+export class EventStream<T> implements AsyncIterableIterator<T> {
+  private readonly buffered: T[] = [];
+  private waiting: ((result: IteratorResult<T>) => void) | null = null;
+  private done = false;
+
+  constructor(private readonly cleanup: () => void) {}
+
+  push(value: T): void {
+    if (this.done) return;
+    if (this.waiting) {
+      const resolve = this.waiting;
+      this.waiting = null;
+      resolve({ value, done: false });
+    } else {
+      this.buffered.push(value);
+    }
+  }
+
+  /** Ends the stream after what is buffered. */
+  end(): void {
+    if (this.done) return;
+    this.done = true;
+    this.cleanup();
+    if (this.waiting && this.buffered.length === 0) {
+      const resolve = this.waiting;
+      this.waiting = null;
+      resolve({ value: undefined, done: true });
+    }
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    const value = this.buffered.shift();
+    if (value !== undefined) return Promise.resolve({ value, done: false });
+    if (this.done) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => (this.waiting = resolve));
+  }
+
+  return(): Promise<IteratorResult<T>> {
+    this.buffered.length = 0;
+    this.end();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<T> {
+    return this;
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * The live numbers behind the subscriptions, shared by every subscriber in
+ * this process. PostgreSQL tells every process what changed (NOTIFY
+ * sluice_queue with a queue owner, sluice_job with a job id, sent by whichever
+ * process made the change); this hub reads the new numbers once per 100 ms at
+ * most, however many subscribers watch, and hands each subscriber what changed.
+ *
+ * A claim sends no NOTIFY (it would serialize every claim on PostgreSQL's
+ * notify lock), so watched queues are also re-read every REFRESH_MS; that
+ * poll is also the fallback while the LISTEN connection is down.
+ */
+import type { DataSource } from 'typeorm';
+import { Notifications } from '../../engine/notifications';
+import { QUEUE_CHANNEL } from '../../engine/sql/enqueueMessages';
+import { JOB_CHANNEL } from '../../engine/sql/completeMessages';
+import type { Logger } from '../../logger';
+import { JobRow } from '../../database/entities';
+
+/** At most one read (and one event per connection) per this many ms. */
+export const COALESCE_MS = 100;
+const REFRESH_MS = 500;
+
+export interface QueueSnapshot {
+  connectionId: string;
+  queueOwnerId: string;
+  queueSize: number;
+  inFlight: number;
+  concurrencyLevel: number | null;
+  at: Date;
+}
+
+type QueueListener = (snapshot: QueueSnapshot) => void;
+type JobListener = (job: JobRow) => void;
+
+export class LiveUpdates {
+  private readonly queueListeners = new Map<string, Set<QueueListener>>();
+  private readonly jobListeners = new Map<string, Set<JobListener>>();
+  private readonly dirtyJobs = new Set<string>();
+  private queuesDirty = false;
+  private flushTimer: NodeJS.Timeout | null = null;
+  private lastFlush = 0;
+  private refreshTimer: NodeJS.Timeout | null = null;
+  private readonly notifications: Notifications;
+
+  constructor(
+    private readonly db: DataSource,
+    databaseUrl: string,
+    private readonly logger: Logger,
+  ) {
+    this.notifications = new Notifications(
+      databaseUrl,
+      [QUEUE_CHANNEL, JOB_CHANNEL],
+      (channel, payload) => {
+        if (channel === JOB_CHANNEL && this.jobListeners.has(payload)) this.dirtyJobs.add(payload);
+        else if (channel === QUEUE_CHANNEL) this.queuesDirty = this.queueListeners.size > 0;
+        else return;
+        this.scheduleFlush();
+      },
+      logger,
+    );
+  }
+
+  async start(): Promise<void> {
+    await this.notifications.start();
+    this.refreshTimer = setInterval(() => {
+      if (this.queueListeners.size === 0 && this.jobListeners.size === 0) return;
+      this.queuesDirty = this.queueListeners.size > 0;
+      for (const id of this.jobListeners.keys()) this.dirtyJobs.add(id);
+      this.scheduleFlush();
+    }, REFRESH_MS);
+    this.refreshTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    await this.notifications.stop();
+  }
+
+  watchQueue(connectionId: string, listener: QueueListener): () => void {
+    return this.add(this.queueListeners, connectionId, listener);
+  }
+
+  watchJob(jobId: string, listener: JobListener): () => void {
+    return this.add(this.jobListeners, jobId, listener);
+  }
+
+  /** The numbers of these connections' queues now. */
+  async queueSnapshots(connectionIds: string[]): Promise<QueueSnapshot[]> {
+    if (connectionIds.length === 0) return [];
+    // Counts per queue owner, then one row per connection: borrowers report their owner's queue.
+    const rows: { id: string; owner: string; level: number | null; queued: string; running: string; at: Date }[] = await this.db.query(
+      `WITH watched AS (SELECT id, queue_owner_id FROM connection WHERE id = ANY($1::uuid[])),
+            counts AS (
+              SELECT m.queue_owner_id,
+                     count(*) FILTER (WHERE m.state = 'queued')  AS queued,
+                     count(*) FILTER (WHERE m.state = 'running') AS running
+                FROM queue_message m
+               WHERE m.queue_owner_id IN (SELECT queue_owner_id FROM watched)
+               GROUP BY m.queue_owner_id)
+       SELECT w.id, w.queue_owner_id AS owner, o.concurrency_level AS level,
+              coalesce(c.queued, 0) AS queued, coalesce(c.running, 0) AS running, clock_timestamp() AS at
+         FROM watched w
+         JOIN connection o ON o.id = w.queue_owner_id
+         LEFT JOIN counts c ON c.queue_owner_id = w.queue_owner_id`,
+      [connectionIds],
+    );
+    return rows.map((r) => ({
+      connectionId: r.id,
+      queueOwnerId: r.owner,
+      queueSize: Number(r.queued),
+      inFlight: Number(r.running),
+      concurrencyLevel: r.level,
+      at: r.at,
+    }));
+  }
+
+  private add<L>(map: Map<string, Set<L>>, key: string, listener: L): () => void {
+    let set = map.get(key);
+    if (!set) map.set(key, (set = new Set()));
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0) map.delete(key);
+    };
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushTimer) return;
+    const wait = Math.max(0, this.lastFlush + COALESCE_MS - Date.now());
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = null;
+      this.lastFlush = Date.now();
+      this.flush().catch((error: unknown) => this.logger.warn({ err: error }, 'reading live updates failed'));
+    }, wait);
+  }
+
+  private async flush(): Promise<void> {
+    if (this.queuesDirty) {
+      this.queuesDirty = false;
+      for (const snapshot of await this.queueSnapshots([...this.queueListeners.keys()])) {
+        for (const listener of this.queueListeners.get(snapshot.connectionId) ?? []) listener(snapshot);
+      }
+    }
+    if (this.dirtyJobs.size > 0) {
+      const ids = [...this.dirtyJobs];
+      this.dirtyJobs.clear();
+      const jobs = await this.db.getRepository(JobRow).findByIds(ids);
+      for (const job of jobs) for (const listener of this.jobListeners.get(job.id) ?? []) listener(job);
+    }
+  }
+}
