@@ -37,6 +37,8 @@ const CLAIM_RETRY_MS = 1000;
 
 export class QueueDispatcher {
   private readonly running = new Map<string, Running>();
+  /** Calls that ended whose slots the database has not been told about yet: the next claim tells it. */
+  private finished: ClaimedMessage[] = [];
   private pumping = false;
   private again = false;
   private stopped = false;
@@ -67,10 +69,12 @@ export class QueueDispatcher {
         this.again = false;
         const room = this.deps.maxInFlight - this.running.size;
         if (room <= 0) break;
+        const finished = this.finished.splice(0);
         let claimed: ClaimedMessage[];
         try {
-          claimed = await claimMessages(this.deps.pool, this.ownerId, room, this.deps.leaseMs);
+          claimed = await claimMessages(this.deps.pool, this.ownerId, room, this.deps.leaseMs, finished);
         } catch (error) {
+          this.finished.unshift(...finished);
           this.deps.logger.warn({ err: error, queueOwnerId: this.ownerId }, 'claiming failed; retrying');
           setTimeout(() => this.wake(), CLAIM_RETRY_MS).unref();
           break;
@@ -95,7 +99,13 @@ export class QueueDispatcher {
     this.deps.onStarted(message);
     void this.deps
       .run(message, controller)
-      .then((outcome) => this.deps.complete(outcome))
+      .then((outcome) => {
+        // The call is over: its slot is free for the next claim, which need
+        // not wait for the outcome's commit (1763930000000-FinishedCallsFreeSlots).
+        this.finished.push(message);
+        this.wake();
+        return this.deps.complete(outcome);
+      })
       .finally(() => {
         this.running.delete(message.id);
         if (this.running.size === 0) for (const w of this.idleWaiters.splice(0)) w();
@@ -110,6 +120,7 @@ export class QueueDispatcher {
     }
   }
 
+  /** Leases to keep alive: every message claimed here whose outcome has not committed. */
   leaseIds(): string[] {
     return [...this.running.values()].map((r) => r.message.leaseId);
   }

@@ -3,7 +3,7 @@
  * queue owner's level across every process.
  *
  * The work is the function sluice_claim_messages (migrations/
- * 1763900000000-QueueEngine.ts): a transaction-scoped advisory lock per queue
+ * 1763900000000-QueueEngine.ts, 1763930000000-FinishedCallsFreeSlots.ts): a transaction-scoped advisory lock per queue
  * owner, a count of what runs, then one UPDATE ... RETURNING of the head.
  * One round trip per batch.
  */
@@ -22,11 +22,22 @@ interface ClaimedRow {
   idempotency_key: string; // the same on every retry
 }
 
-export async function claimMessages(db: Queryable, ownerId: string, max: number, leaseMs: number): Promise<ClaimedMessage[]> {
+/**
+ * `finished`: messages of this queue whose calls ended since the last claim;
+ * the claim stops counting them against the level before it counts
+ * (migrations/1763930000000-FinishedCallsFreeSlots.ts).
+ */
+export async function claimMessages(
+  db: Queryable,
+  ownerId: string,
+  max: number,
+  leaseMs: number,
+  finished: readonly ClaimedMessage[] = [],
+): Promise<ClaimedMessage[]> {
   const { rows } = await db.query<ClaimedRow>(
     `SELECT id, queue_owner_id, connection_id, job_id, step_id, payload, attempts, lease_id, idempotency_key
-       FROM sluice_claim_messages($1, $2, $3)`,
-    [ownerId, max, leaseMs],
+       FROM sluice_claim_messages($1, $2, $3, $4::bigint[], $5::uuid[])`,
+    [ownerId, max, leaseMs, finished.map((m) => m.id), finished.map((m) => m.leaseId)],
   );
   return rows.map((r) => ({
     id: r.id,

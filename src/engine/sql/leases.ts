@@ -12,13 +12,13 @@ export async function extendLeases(db: Queryable, leaseIds: string[], leaseMs: n
   if (leaseIds.length === 0) return;
   await db.query(
     `UPDATE queue_message SET lease_expires_at = clock_timestamp() + $2 * interval '1 millisecond'
-      WHERE lease_id = ANY($1::uuid[]) AND state = 'running'`,
+      WHERE lease_id = ANY($1::uuid[]) AND state IN ('running', 'done')`,
     [leaseIds, leaseMs],
   );
 }
 
 /**
- * Expired leases: a message of a live job goes back to the head of its queue
+ * Expired leases ('running', or 'done' with its outcome never committed): a message of a live job goes back to the head of its queue
  * (it keeps its id; the attempt it used stays used, so a message that kills
  * its process every time still runs out of attempts); a message of a job that
  * is over is dropped. Uses the partial index on lease_expires_at.
@@ -28,7 +28,7 @@ export async function requeueExpired(db: Queryable): Promise<number> {
     `WITH expired AS (
        SELECT m.id, (j.status IN ('QUEUED', 'RUNNING')) AS live
          FROM queue_message m JOIN job j ON j.id = m.job_id
-        WHERE m.state = 'running' AND m.lease_expires_at < clock_timestamp()
+        WHERE m.state IN ('running', 'done') AND m.lease_expires_at < clock_timestamp()
         FOR UPDATE OF m SKIP LOCKED
      ), dropped AS (
        DELETE FROM queue_message WHERE id IN (SELECT id FROM expired WHERE NOT live)
