@@ -76,3 +76,9 @@ export async function waitUntil(probe: () => boolean | Promise<boolean>, timeout
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/** How many messages of the job are in the queue (queued or running), straight from the database. */
+export async function messagesOf(s: TestSluice, jobId: string): Promise<number> {
+  const rows = (await s.sluice.dataSource.query(`SELECT count(*)::int AS n FROM queue_message WHERE job_id = $1`, [jobId])) as { n: number }[];
+  return rows[0]?.n ?? 0;
+}

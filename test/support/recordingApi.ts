@@ -23,6 +23,14 @@ export interface RecordingApi extends FakeApi {
   /** Bodies POSTed to /import, parsed. */
   imported: unknown[];
   importKeys: string[];
+  /** Paths of requests whose client went away (aborted the call) before they were answered. */
+  aborted: string[];
+  /**
+   * The most requests whose path matches that were in flight at once, e.g.
+   * `api.peakInFlight((p) => p.startsWith('/import'))`: replays every arrival
+   * and answer in the order they happened.
+   */
+  peakInFlight(match: (path: string) => boolean): number;
   options: RecordingApiOptions;
 }
 
@@ -33,11 +41,28 @@ export async function startRecordingApi(options: RecordingApiOptions = {}): Prom
   api.arrivals = [];
   api.imported = [];
   api.importKeys = [];
+  api.aborted = [];
   api.options = options;
+  // +1 when a request arrives, -1 when it is answered, in the order they happen.
+  const changes: { path: string; delta: 1 | -1 }[] = [];
+  api.peakInFlight = (match) => {
+    let now = 0;
+    let peak = 0;
+    for (const c of changes) {
+      if (!match(c.path)) continue;
+      now += c.delta;
+      peak = Math.max(peak, now);
+    }
+    return peak;
+  };
   api.handle(async (req, res) => {
     api.inFlight++;
     api.maxInFlight = Math.max(api.maxInFlight, api.inFlight);
     api.arrivals.push(req.path);
+    changes.push({ path: req.path, delta: 1 });
+    res.on('close', () => {
+      if (!res.writableEnded) api.aborted.push(req.path);
+    });
     try {
       if (api.options.latencyMs) await new Promise((r) => setTimeout(r, api.options.latencyMs));
       if (api.options.override && (await api.options.override(req, res))) return;
@@ -57,9 +82,30 @@ export async function startRecordingApi(options: RecordingApiOptions = {}): Prom
       }
     } finally {
       api.inFlight--;
+      changes.push({ path: req.path, delta: -1 });
     }
   });
   return api;
+}
+
+/**
+ * For an `override` that plays a slow endpoint: resolves true after `ms`, or
+ * false as soon as the client goes away (its call was aborted), whichever
+ * comes first.
+ */
+export function holdUnlessAborted(res: ServerResponse, ms: number): Promise<boolean> {
+  if (res.destroyed) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      res.off('close', onClose);
+      resolve(true);
+    }, ms);
+    const onClose = (): void => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    res.once('close', onClose);
+  });
 }
 
 export function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

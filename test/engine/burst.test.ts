@@ -1,0 +1,33 @@
+/**
+ * Burst mode (level null, auto-recovery off) starts every waiting message at
+ * once: the only bound is what the engine can dispatch.
+ */
+import { startTestSluice, type TestSluice } from '../support/sluice';
+import { createFlow, createHttpConnection, runFlow, waitForJob } from '../support/flows';
+import { orders, startRecordingApi, type RecordingApi } from '../support/recordingApi';
+
+describe('burst mode', () => {
+  let s: TestSluice;
+  let api: RecordingApi;
+
+  beforeAll(async () => {
+    s = await startTestSluice({ engine: true });
+  });
+  afterAll(async () => {
+    await s.close();
+    await api.close();
+  });
+
+  it('runs 100 slow imports all at once', async () => {
+    api = await startRecordingApi({ orders: orders(100), latencyMs: 300 });
+    const conn = await createHttpConnection(s, api.url, { concurrencyLevel: null, autoRecoverRateLimitErrors: false });
+    const flow = await createFlow(s, [
+      { kind: 'EXPORT', connectionId: conn, config: { path: '/orders', recordsPath: 'data' } },
+      { kind: 'IMPORT', connectionId: conn, config: { path: '/import' } },
+    ]);
+    const job = await waitForJob(s, await runFlow(s, flow.id));
+    expect(job).toMatchObject({ status: 'COMPLETED', recordsExported: 100, recordsSucceeded: 100, recordsFailed: 0 });
+    expect(api.peakInFlight((p) => p.startsWith('/import'))).toBe(100);
+    expect(new Set((api.imported as { id: number }[]).map((r) => r.id)).size).toBe(100);
+  });
+});
