@@ -13,6 +13,8 @@ import { EmbeddedPostgres, freePort } from '../src/database/embeddedPostgres';
 
 export interface Harness {
   gql<T = any>(query: string, variables?: Record<string, unknown>): Promise<T>;
+  wsUrl: string;
+  secret: string;
   endpointUrl: string;
   sluicePid: number;
   databaseUrl: string;
@@ -79,6 +81,8 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
   }
 
   return {
+    wsUrl: `ws://127.0.0.1:${port}/graphql`,
+    secret,
     endpointUrl: `http://127.0.0.1:${endpointPort}`,
     sluicePid: sluice.pid as number,
     databaseUrl,

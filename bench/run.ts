@@ -5,7 +5,10 @@
  *   npm run bench                  every case
  *   npm run bench -- level burst   only the named cases (level, burst, latency, memory)
  */
+import fs from 'node:fs';
+import { createClient } from 'graphql-ws';
 import { Client } from 'pg';
+import WebSocket from 'ws';
 import { enqueueMessages } from '../src/engine/sql/enqueueMessages';
 import { rssMb, startHarness, type Harness } from './harness';
 
@@ -65,6 +68,12 @@ function throughput(job: FinishedJob): number {
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+function cpuSeconds(pid: number): number {
+  // utime + stime, fields 14 and 15 of /proc/<pid>/stat, in clock ticks (100/s on Linux).
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 const cases: Record<string, (h: Harness) => Promise<Record<string, unknown>>> = {
@@ -129,6 +138,71 @@ const cases: Record<string, (h: Harness) => Promise<Record<string, unknown>>> = 
       runFlowToFirstRequestP50Ms: +percentile(viaApi, 50).toFixed(2),
     };
   },
+  async live(h) {
+    // Event latency: from just before a message is enqueued (its transaction's
+    // NOTIFY is what tells the API process) to the queueSize event at a
+    // graphql-ws subscriber. Then the CPU that 1,000 idle subscribers cost.
+    const conn = await connection(h, 25);
+    const flow = await exportImportFlow(h, conn, 0, 10, 0);
+    const { runFlow } = await h.gql(`mutation($f: ID!) { runFlow(flowId: $f) { id } }`, { f: flow });
+    const { flow: f } = await h.gql(`query($f: ID!) { flow(id: $f) { steps { id } } }`, { f: flow });
+    const db = new Client({ connectionString: h.databaseUrl });
+    await db.connect();
+    const client = createClient({ url: h.wsUrl, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${h.secret}` } });
+    const events: number[] = [];
+    const done = new Promise<void>((resolve, reject) => {
+      client.subscribe(
+        { query: `subscription($c: [ID!]) { queueSize(connectionIds: $c) { queueSize inFlight } }`, variables: { c: [conn] } },
+        { next: () => void events.push(performance.now()), error: reject, complete: resolve },
+      );
+    });
+    void done.catch(() => undefined);
+    while (events.length === 0) await new Promise((r) => setTimeout(r, 5));
+    const latencies: number[] = [];
+    for (let i = 0; i < 100; i++) {
+      await new Promise((r) => setTimeout(r, 150 + Math.random() * 100));
+      const before = events.length;
+      const sent = performance.now();
+      await db.query('BEGIN');
+      await enqueueMessages(db, [{ connectionId: conn, jobId: runFlow.id, stepId: f.steps[0].id, payload: { kind: 'page', cursor: null } }]);
+      await db.query('COMMIT');
+      while (events.length === before) await new Promise((r) => setTimeout(r, 1));
+      latencies.push((events[before] as number) - sent);
+    }
+    await db.end();
+    await client.dispose();
+    latencies.sort((a, b) => a - b);
+
+    // 1,000 subscribers, 50 sockets × 20 subscriptions, on an idle queue.
+    const idle = await connection(h, 5);
+    const clients = Array.from({ length: 50 }, () =>
+      createClient({ url: h.wsUrl, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${h.secret}` } }),
+    );
+    let first = 0;
+    for (const c of clients) {
+      for (let k = 0; k < 20; k++) {
+        c.subscribe({ query: `subscription($c: [ID!]) { queueSize(connectionIds: $c) { queueSize } }`, variables: { c: [idle] } }, {
+          next: () => void first++,
+          error: () => undefined,
+          complete: () => undefined,
+        });
+      }
+    }
+    while (first < 1000) await new Promise((r) => setTimeout(r, 20));
+    const cpuBefore = cpuSeconds(h.sluicePid);
+    await new Promise((r) => setTimeout(r, 10000));
+    const idleCpu = cpuSeconds(h.sluicePid) - cpuBefore;
+    await Promise.all(clients.map((c) => c.dispose()));
+    return {
+      case: 'live queueSize events: enqueue to subscriber; 1,000 idle subscribers',
+      events: latencies.length,
+      p50Ms: +percentile(latencies, 50).toFixed(1),
+      p95Ms: +percentile(latencies, 95).toFixed(1),
+      targetP95Ms: 150,
+      idleSubscribers: first,
+      idleCpuPercentOfOneCore: +((idleCpu / 10) * 100).toFixed(1),
+    };
+  },
   async memory(h) {
     // 100,000 records exported into an import queue that can barely move (level 1, 1 s per call).
     const records = 100000;
@@ -157,13 +231,19 @@ const cases: Record<string, (h: Harness) => Promise<Record<string, unknown>>> = 
   },
 };
 
+/**
+ * The live case runs the API without the engine, so that every enqueued
+ * message stays queued and each one is a change a subscriber must be told of.
+ */
+const CASE_ENV: Record<string, Record<string, string>> = { live: { ROLE: 'api' } };
+
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
   const names = wanted.length > 0 ? wanted : Object.keys(cases);
   for (const name of names) {
     const run = cases[name];
     if (!run) throw new Error(`no bench case "${name}" (cases: ${Object.keys(cases).join(', ')})`);
-    const h = await startHarness();
+    const h = await startHarness(CASE_ENV[name]);
     try {
       process.stdout.write(JSON.stringify(await run(h)) + '\n');
     } finally {
