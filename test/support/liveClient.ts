@@ -66,7 +66,11 @@ export interface Recorded<T> {
   ended: Promise<Ending>;
   /** Resolves with the first event, from index `from` on, that matches; rejects after `timeoutMs`. */
   waitFor(match: (value: T) => boolean, timeoutMs?: number, from?: number): Promise<LiveEvent<T>>;
-  /** Resolves once `probe()` holds, checked now and after every event; rejects after `timeoutMs`. */
+  /**
+   * Resolves once `probe()` holds, checked now and after every event of this
+   * subscription (only: a probe over several subscriptions wants a poll such
+   * as flows.ts waitUntil); rejects after `timeoutMs`.
+   */
   waitUntil(probe: () => boolean, timeoutMs?: number, what?: string): Promise<void>;
   last(): T | undefined;
   unsubscribe(): void;

@@ -16,7 +16,7 @@ import { JOB_CHANNEL } from '../../engine/sql/completeMessages';
 import type { Logger } from '../../logger';
 import { JobRow } from '../../database/entities';
 
-/** At most one read (and one event per connection) per this many ms. */
+/** At least this many ms from one read's events to the next read: at most one event per connection per this many ms. */
 export const COALESCE_MS = 100;
 const REFRESH_MS = 500;
 
@@ -39,6 +39,8 @@ export class LiveUpdates {
   private queuesDirty = false;
   private flushTimer: NodeJS.Timeout | null = null;
   private lastFlush = 0;
+  private flushing = false;
+  private stopped = false;
   private refreshTimer: NodeJS.Timeout | null = null;
   private readonly notifications: Notifications;
 
@@ -72,6 +74,7 @@ export class LiveUpdates {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     if (this.refreshTimer) clearInterval(this.refreshTimer);
     if (this.flushTimer) clearTimeout(this.flushTimer);
     await this.notifications.stop();
@@ -126,12 +129,25 @@ export class LiveUpdates {
   }
 
   private scheduleFlush(): void {
-    if (this.flushTimer) return;
+    // One flush at a time, the next COALESCE_MS after the previous one has
+    // delivered: timing from when a read started let two events of a
+    // connection arrive less than 100 ms apart (a read that waited for a pool
+    // connection delivered late, the next on time; test/live/queueSize.test.ts
+    // saw an average gap of 99.6 ms), and overlapping reads could deliver an
+    // older snapshot after a newer one. What changes meanwhile stays dirty
+    // and is flushed once this one is done.
+    if (this.flushTimer || this.flushing || this.stopped) return;
     const wait = Math.max(0, this.lastFlush + COALESCE_MS - Date.now());
     this.flushTimer = setTimeout(() => {
       this.flushTimer = null;
-      this.lastFlush = Date.now();
-      this.flush().catch((error: unknown) => this.logger.warn({ err: error }, 'reading live updates failed'));
+      this.flushing = true;
+      this.flush()
+        .catch((error: unknown) => this.logger.warn({ err: error }, 'reading live updates failed'))
+        .finally(() => {
+          this.flushing = false;
+          this.lastFlush = Date.now();
+          if (this.queuesDirty || this.dirtyJobs.size > 0) this.scheduleFlush();
+        });
     }, wait);
   }
 
