@@ -107,9 +107,11 @@ export class QueueDispatcher {
         return this.deps.complete(outcome);
       })
       .finally(() => {
+        const wasFull = this.running.size >= this.deps.maxInFlight;
         this.running.delete(message.id);
         if (this.running.size === 0) for (const w of this.idleWaiters.splice(0)) w();
-        this.wake();
+        // The call's end already woke the queue; only this process's own bound may have held a claim back.
+        if (wasFull) this.wake();
       });
   }
 

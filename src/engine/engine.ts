@@ -52,6 +52,7 @@ export class QueueEngine {
   private readonly completions: CompletionBatch;
   private readonly notifications: Notifications;
   private timers: NodeJS.Timeout[] = [];
+  private readonly ownBackends = new Set<number>();
 
   constructor(private readonly options: EngineOptions) {
     this.pool = new Pool({
@@ -66,17 +67,32 @@ export class QueueEngine {
       options: '-c synchronous_commit=off',
     });
     this.pool.on('error', (error) => options.logger.warn({ err: error }, 'engine pool connection error'));
+    // Our own commits' NOTIFYs come back to us; the dispatchers concerned were
+    // already woken directly, and a second wake is a claim that finds nothing.
+    this.pool.on('connect', (client) => {
+      client
+        .query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
+        .then((r) => this.ownBackends.add(r.rows[0]!.pid))
+        .catch(() => undefined);
+    });
     this.plans = new JobPlans(this.pool, options.cipher);
     this.completions = new CompletionBatch(this.pool, options.logger, (result, outcomes) => {
       for (const o of outcomes) options.metrics.record(o);
       for (const jobId of result.finishedJobs) this.plans.forget(jobId);
-      for (const owner of result.freedOwners) this.dispatchers.get(owner)?.wake();
+      // Follow-ups may have gone to any queue here: wake those with work.
+      for (const owner of result.busyOwners) this.dispatcherFor(owner)?.wake();
+      // A retry waits out its backoff in the queue: wake its queue when that is over, not at the next poll.
+      for (const o of outcomes) {
+        if (o.kind === 'retry') setTimeout(() => this.dispatcherFor(o.message.queueOwnerId)?.wake(), o.delayMs + 5).unref();
+      }
     });
     this.notifications = new Notifications(
       options.databaseUrl,
       [QUEUE_CHANNEL, CANCEL_CHANNEL],
-      (channel, payload) => {
-        if (channel === QUEUE_CHANNEL) this.dispatcherFor(payload)?.wake();
+      (channel, payload, senderPid) => {
+        if (channel === QUEUE_CHANNEL) {
+          if (!this.ownBackends.has(senderPid)) this.dispatcherFor(payload)?.wake();
+        }
         else if (channel === CANCEL_CHANNEL) for (const d of this.dispatchers.values()) d.abort('canceled', payload);
       },
       options.logger,

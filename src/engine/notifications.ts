@@ -15,7 +15,8 @@ export class Notifications {
   constructor(
     private readonly url: string,
     private readonly channels: string[],
-    private readonly onNotify: (channel: string, payload: string) => void,
+    /** `senderPid`: the PostgreSQL backend that sent it. */
+    private readonly onNotify: (channel: string, payload: string, senderPid: number) => void,
     private readonly logger: Logger,
   ) {}
 
@@ -35,7 +36,7 @@ export class Notifications {
       this.logger.warn({ err: error }, 'LISTEN connection lost; reconnecting');
       setTimeout(() => void this.connect().catch((e: unknown) => retry(e)), RECONNECT_MS).unref();
     };
-    client.on('notification', (n) => this.onNotify(n.channel, n.payload ?? ''));
+    client.on('notification', (n) => this.onNotify(n.channel, n.payload ?? '', n.processId));
     client.on('error', retry);
     client.on('end', () => retry());
     this.client = client;

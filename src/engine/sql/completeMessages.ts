@@ -5,7 +5,8 @@
  * left finished, and every process's dispatchers woken.
  *
  * The work, its locks and why, are in the function sluice_complete_messages
- * (migrations/1763910000000-CompleteMessagesFunction.ts). It runs as a single
+ * (migrations/1763910000000-CompleteMessagesFunction.ts, as amended by
+ * 1763920000000 and 1763940000000). It runs as a single
  * statement, so it is one transaction on its own.
  */
 import type { Outcome } from '../outcome';
@@ -16,6 +17,8 @@ export const JOB_CHANNEL = 'sluice_job';
 export interface CompletionResult {
   /** Queue owners whose messages left the running state: slots are free there. */
   freedOwners: string[];
+  /** Queue owners that gained messages (follow-ups, retries). */
+  busyOwners: string[];
   /** Jobs that reached COMPLETED or FAILED. */
   finishedJobs: string[];
 }
@@ -48,10 +51,10 @@ function asJson(outcome: Outcome, n: number): Record<string, unknown> {
 }
 
 export async function completeMessages(db: Queryable, outcomes: Outcome[]): Promise<CompletionResult> {
-  const { rows } = await db.query<{ freed_owners: string[]; finished_jobs: string[] }>(
-    `SELECT freed_owners, finished_jobs FROM sluice_complete_messages($1::jsonb)`,
+  const { rows } = await db.query<{ freed_owners: string[]; busy_owners: string[]; finished_jobs: string[] }>(
+    `SELECT freed_owners, busy_owners, finished_jobs FROM sluice_complete_messages($1::jsonb)`,
     [JSON.stringify(outcomes.map(asJson))],
   );
   const row = rows[0];
-  return { freedOwners: row?.freed_owners ?? [], finishedJobs: row?.finished_jobs ?? [] };
+  return { freedOwners: row?.freed_owners ?? [], busyOwners: row?.busy_owners ?? [], finishedJobs: row?.finished_jobs ?? [] };
 }
