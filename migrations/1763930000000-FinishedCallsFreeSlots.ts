@@ -36,19 +36,22 @@ export class FinishedCallsFreeSlots1763930000000 implements MigrationInterface {
         v_free int;
       BEGIN
         PERFORM pg_advisory_xact_lock(hashtextextended('sluice.queue:' || p_owner::text, 0));
+        SELECT concurrency_level INTO v_level FROM connection WHERE id = p_owner;
+        IF NOT FOUND THEN
+          RETURN;
+        END IF;
+        -- Only a level counts what runs, so only then is there a slot to free.
         -- SKIP LOCKED: a row whose outcome is being committed right now is
         -- locked by that commit; waiting for it would put every claim behind
         -- the completion batch again. Skipped, it simply counts as running
         -- until that commit deletes it.
-        UPDATE queue_message m SET state = 'done'
-         WHERE m.id IN (SELECT q.id FROM queue_message q
-                          JOIN unnest(p_finished_ids, p_finished_leases) AS f(id, lease_id)
-                            ON q.id = f.id AND q.lease_id = f.lease_id
-                         WHERE q.state = 'running'
-                         FOR UPDATE OF q SKIP LOCKED);
-        SELECT concurrency_level INTO v_level FROM connection WHERE id = p_owner;
-        IF NOT FOUND THEN
-          RETURN;
+        IF v_level IS NOT NULL AND cardinality(p_finished_ids) > 0 THEN
+          UPDATE queue_message m SET state = 'done'
+           WHERE m.id IN (SELECT q.id FROM queue_message q
+                            JOIN unnest(p_finished_ids, p_finished_leases) AS f(id, lease_id)
+                              ON q.id = f.id AND q.lease_id = f.lease_id
+                           WHERE q.state = 'running'
+                           FOR UPDATE OF q SKIP LOCKED);
         END IF;
         IF v_level IS NULL THEN
           v_free := p_max;                       -- burst: no level

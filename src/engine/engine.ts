@@ -129,7 +129,7 @@ export class QueueEngine {
         logger: options.logger,
         run: (message, controller) =>
           runMessage(
-            { plans: this.plans, connectors: options.connectors, cipher: options.cipher, retry: options.retry ?? DEFAULT_RETRY_POLICY, logger: options.logger },
+            { plans: this.plans, connectors: options.connectors, retry: options.retry ?? DEFAULT_RETRY_POLICY, logger: options.logger },
             message,
             controller,
           ),

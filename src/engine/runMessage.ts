@@ -4,7 +4,6 @@
  * plugin that throws anything, hangs or ignores its AbortSignal still ends in
  * an outcome, so no slot leaks and the dispatcher keeps going.
  */
-import type { CredentialCipher } from '../auth/credentialCipher';
 import type { ConnectorRegistry } from '../connectors/registry';
 import { PermanentError, RateLimitedError, TransientError, type JsonRecord, type StepCallContext } from '../connectors/sdk';
 import type { Logger } from '../logger';
@@ -20,7 +19,6 @@ import type { PlannedStep } from './sql/loadJobPlan';
 export interface RunDeps {
   plans: JobPlans;
   connectors: ConnectorRegistry;
-  cipher: CredentialCipher;
   retry: RetryPolicy;
   logger: Logger;
 }

@@ -15,8 +15,6 @@ import type { Queryable } from './queryable';
 export const JOB_CHANNEL = 'sluice_job';
 
 export interface CompletionResult {
-  /** Queue owners whose messages left the running state: slots are free there. */
-  freedOwners: string[];
   /** Queue owners that gained messages (follow-ups, retries). */
   busyOwners: string[];
   /** Jobs that reached COMPLETED or FAILED. */
@@ -51,10 +49,11 @@ function asJson(outcome: Outcome, n: number): Record<string, unknown> {
 }
 
 export async function completeMessages(db: Queryable, outcomes: Outcome[]): Promise<CompletionResult> {
-  const { rows } = await db.query<{ freed_owners: string[]; busy_owners: string[]; finished_jobs: string[] }>(
-    `SELECT freed_owners, busy_owners, finished_jobs FROM sluice_complete_messages($1::jsonb)`,
+  // freed_owners (queues whose slots a commit freed) is for other processes, which learn it by NOTIFY.
+  const { rows } = await db.query<{ busy_owners: string[]; finished_jobs: string[] }>(
+    `SELECT busy_owners, finished_jobs FROM sluice_complete_messages($1::jsonb)`,
     [JSON.stringify(outcomes.map(asJson))],
   );
   const row = rows[0];
-  return { freedOwners: row?.freed_owners ?? [], busyOwners: row?.busy_owners ?? [], finishedJobs: row?.finished_jobs ?? [] };
+  return { busyOwners: row?.busy_owners ?? [], finishedJobs: row?.finished_jobs ?? [] };
 }

@@ -40,7 +40,7 @@ export class JobService {
     return this.db.getRepository(JobErrorRow).find({ where: { jobId }, order: { occurredAt: 'ASC', id: 'ASC' }, take: validFirst(first, 50) });
   }
 
-  /** A QUEUED job; the engine picks it up and enqueues its source step's first request. */
+  /** A QUEUED job with its source step's first request enqueued in the same transaction; a claim makes it RUNNING. */
   async run(flowId: string): Promise<JobRow> {
     return this.db.transaction(async (tx) => {
       // FOR UPDATE serializes with step edits, which refuse while a job is active.
