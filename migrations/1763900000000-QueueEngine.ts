@@ -3,15 +3,26 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 /**
  * What the queue engine needs on top of the foundation: a lease id per
  * claimed message (so a process whose lease expired cannot complete a message
- * another process now runs), a flag for a job whose source failed for good,
- * and the claim function.
+ * another process now runs), a 'done' state, a flag for a job whose source
+ * failed for good, and the claim function.
+ *
+ * 'done': a slot is free when its call ends, not when its outcome commits.
+ * A dispatcher reports the calls that ended in its next claim, which marks
+ * them 'done' (no longer counted against the level) before it counts what
+ * runs, under the same lock. Before this, every slot sat idle for a commit
+ * wait plus a claim between two calls: at level 25 against a 0 ms API,
+ * `npm run bench -- level` went from 790 to 1,250 records/s with it. A 'done'
+ * row is still leased: if its process dies before the outcome commits, the
+ * lease expires and the message runs again, as a running one would.
  */
 export class QueueEngine1763900000000 implements MigrationInterface {
   name = 'QueueEngine1763900000000';
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`ALTER TABLE queue_message ADD COLUMN lease_id uuid`);
-    await q.query(`CREATE INDEX queue_message_lease_expiry_idx ON queue_message (lease_expires_at) WHERE state = 'running'`);
+    await q.query(`ALTER TABLE queue_message DROP CONSTRAINT queue_message_state_check`);
+    await q.query(`ALTER TABLE queue_message ADD CONSTRAINT queue_message_state_check CHECK (state IN ('queued', 'running', 'done'))`);
+    await q.query(`CREATE INDEX queue_message_lease_expiry_idx ON queue_message (lease_expires_at) WHERE state IN ('running', 'done')`);
     await q.query(`ALTER TABLE job ADD COLUMN source_failed boolean NOT NULL DEFAULT false`);
 
     // Claims up to p_max messages from the head of one queue, never more than
@@ -26,8 +37,10 @@ export class QueueEngine1763900000000 implements MigrationInterface {
     // Messages whose run_after lies ahead (a retry waiting out its backoff) are
     // passed over; the rest start in id order, which is enqueue order.
     // Claiming also marks the claimed messages' QUEUED jobs as RUNNING.
+    // p_finished: the messages of this queue whose calls ended since the
+    // caller's last claim (see 'done' above).
     await q.query(`
-      CREATE FUNCTION sluice_claim_messages(p_owner uuid, p_max int, p_lease_ms int)
+      CREATE FUNCTION sluice_claim_messages(p_owner uuid, p_max int, p_lease_ms int, p_finished_ids bigint[], p_finished_leases uuid[])
       RETURNS SETOF queue_message
       LANGUAGE plpgsql AS $$
       DECLARE
@@ -38,6 +51,19 @@ export class QueueEngine1763900000000 implements MigrationInterface {
         SELECT concurrency_level INTO v_level FROM connection WHERE id = p_owner;
         IF NOT FOUND THEN
           RETURN;
+        END IF;
+        -- Only a level counts what runs, so only then is there a slot to free.
+        -- SKIP LOCKED: a row whose outcome is being committed right now is
+        -- locked by that commit; waiting for it would put every claim behind
+        -- the completion batch again. Skipped, it simply counts as running
+        -- until that commit deletes it.
+        IF v_level IS NOT NULL AND cardinality(p_finished_ids) > 0 THEN
+          UPDATE queue_message m SET state = 'done'
+           WHERE m.id IN (SELECT q.id FROM queue_message q
+                            JOIN unnest(p_finished_ids, p_finished_leases) AS f(id, lease_id)
+                              ON q.id = f.id AND q.lease_id = f.lease_id
+                           WHERE q.state = 'running'
+                           FOR UPDATE OF q SKIP LOCKED);
         END IF;
         IF v_level IS NULL THEN
           v_free := p_max;                       -- burst: no level
@@ -71,9 +97,11 @@ export class QueueEngine1763900000000 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
-    await q.query(`DROP FUNCTION sluice_claim_messages(uuid, int, int)`);
+    await q.query(`DROP FUNCTION sluice_claim_messages(uuid, int, int, bigint[], uuid[])`);
     await q.query(`ALTER TABLE job DROP COLUMN source_failed`);
     await q.query(`DROP INDEX queue_message_lease_expiry_idx`);
+    await q.query(`ALTER TABLE queue_message DROP CONSTRAINT queue_message_state_check`);
+    await q.query(`ALTER TABLE queue_message ADD CONSTRAINT queue_message_state_check CHECK (state IN ('queued', 'running'))`);
     await q.query(`ALTER TABLE queue_message DROP COLUMN lease_id`);
   }
 }

@@ -23,7 +23,18 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  *
  * A message counts only if its lease is still ours (lease_id matches): a
  * process that stalled past its lease while another re-ran the message must
- * not complete it twice. Effects apply only to live (QUEUED/RUNNING) jobs.
+ * not complete it twice. Effects apply only to live (QUEUED/RUNNING) jobs,
+ * and a retried or released message of a job that is no longer live is
+ * deleted, not queued again: a call that ended just before a cancel committed
+ * has its outcome waiting for the job row behind the cancel, and requeueing it
+ * would run it again for a CANCELED job (test/engine/cancellation.test.ts
+ * forces that order). The job row lock is what makes the liveness read here
+ * the one that holds at commit.
+ *
+ * Returns freed_owners (queues whose slots this commit freed; other processes
+ * learn them by NOTIFY), busy_owners (queues that gained messages: the engine
+ * ignores the NOTIFYs of its own commits, so it wakes these itself) and
+ * finished_jobs.
  */
 export class CompleteMessagesFunction1763910000000 implements MigrationInterface {
   name = 'CompleteMessagesFunction1763910000000';
@@ -37,7 +48,7 @@ export class CompleteMessagesFunction1763910000000 implements MigrationInterface
       )`);
     await q.query(`
       CREATE FUNCTION sluice_complete_messages(p_outcomes jsonb)
-      RETURNS TABLE (freed_owners uuid[], finished_jobs uuid[])
+      RETURNS TABLE (freed_owners uuid[], busy_owners uuid[], finished_jobs uuid[])
       LANGUAGE plpgsql AS $$
       DECLARE
         v_jobs uuid[];
@@ -54,18 +65,19 @@ export class CompleteMessagesFunction1763910000000 implements MigrationInterface
 
         WITH deleted AS (
           DELETE FROM queue_message m USING jsonb_populate_recordset(NULL::sluice_outcome, p_outcomes) o
-           WHERE o.kind = 'done' AND m.id = o.id AND m.lease_id = o.lease_id
+           WHERE (o.kind = 'done' OR NOT o.job_id = ANY(v_live)) AND m.id = o.id AND m.lease_id = o.lease_id
           RETURNING m.id, m.queue_owner_id)
         SELECT coalesce(array_agg(id), '{}'), coalesce(array_agg(DISTINCT queue_owner_id), '{}') INTO v_done, v_freed FROM deleted;
 
-        -- Retried and released messages keep their id, so they keep their place in FIFO order.
+        -- Retried and released messages keep their id, so they keep their place
+        -- in FIFO order: only while their job is live (see the header).
         WITH requeued AS (
           UPDATE queue_message m
              SET state = 'queued', lease_id = NULL, lease_expires_at = NULL,
                  run_after = now() + o.delay_ms * interval '1 millisecond',
                  attempts = m.attempts - o.refund
             FROM jsonb_populate_recordset(NULL::sluice_outcome, p_outcomes) o
-           WHERE o.kind = 'back' AND m.id = o.id AND m.lease_id = o.lease_id
+           WHERE o.kind = 'back' AND o.job_id = ANY(v_live) AND m.id = o.id AND m.lease_id = o.lease_id
           RETURNING m.queue_owner_id)
         SELECT coalesce(array_agg(DISTINCT queue_owner_id), '{}') INTO v_requeued_owners FROM requeued;
 
@@ -117,6 +129,7 @@ export class CompleteMessagesFunction1763910000000 implements MigrationInterface
         PERFORM pg_notify('sluice_job', job_id::text) FROM unnest(v_jobs) AS job_id;
 
         freed_owners := v_freed || v_requeued_owners;
+        busy_owners := v_new_owners || v_requeued_owners;
         finished_jobs := v_finished;
         RETURN NEXT;
       END;

@@ -2,15 +2,9 @@
 import { Foundation1763890000000 } from './1763890000000-Foundation';
 import { QueueEngine1763900000000 } from './1763900000000-QueueEngine';
 import { CompleteMessagesFunction1763910000000 } from './1763910000000-CompleteMessagesFunction';
-import { DropBackOutcomesOfEndedJobs1763920000000 } from './1763920000000-DropBackOutcomesOfEndedJobs';
-import { FinishedCallsFreeSlots1763930000000 } from './1763930000000-FinishedCallsFreeSlots';
-import { CompletionReportsBusyQueues1763940000000 } from './1763940000000-CompletionReportsBusyQueues';
 
 export const migrations = [
   Foundation1763890000000,
   QueueEngine1763900000000,
   CompleteMessagesFunction1763910000000,
-  DropBackOutcomesOfEndedJobs1763920000000,
-  FinishedCallsFreeSlots1763930000000,
-  CompletionReportsBusyQueues1763940000000,
 ];

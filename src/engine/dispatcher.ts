@@ -101,7 +101,7 @@ export class QueueDispatcher {
       .run(message, controller)
       .then((outcome) => {
         // The call is over: its slot is free for the next claim, which need
-        // not wait for the outcome's commit (1763930000000-FinishedCallsFreeSlots).
+        // not wait for the outcome's commit (the 'done' state, migrations/1763900000000-QueueEngine.ts).
         this.finished.push(message);
         this.wake();
         return this.deps.complete(outcome);

@@ -3,7 +3,7 @@
  * queue owner's level across every process.
  *
  * The work is the function sluice_claim_messages (migrations/
- * 1763900000000-QueueEngine.ts, 1763930000000-FinishedCallsFreeSlots.ts): a transaction-scoped advisory lock per queue
+ * 1763900000000-QueueEngine.ts): a transaction-scoped advisory lock per queue
  * owner, a count of what runs, then one UPDATE ... RETURNING of the head.
  * One round trip per batch.
  */
@@ -25,7 +25,7 @@ interface ClaimedRow {
 /**
  * `finished`: messages of this queue whose calls ended since the last claim;
  * the claim stops counting them against the level before it counts
- * (migrations/1763930000000-FinishedCallsFreeSlots.ts).
+ * (the 'done' state in migrations/1763900000000-QueueEngine.ts).
  */
 export async function claimMessages(
   db: Queryable,

@@ -5,8 +5,7 @@
  * left finished, and every process's dispatchers woken.
  *
  * The work, its locks and why, are in the function sluice_complete_messages
- * (migrations/1763910000000-CompleteMessagesFunction.ts, as amended by
- * 1763920000000 and 1763940000000). It runs as a single
+ * (migrations/1763910000000-CompleteMessagesFunction.ts). It runs as a single
  * statement, so it is one transaction on its own.
  */
 import type { Outcome } from '../outcome';
