@@ -12,7 +12,7 @@ import { WebSocketServer } from 'ws';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 import type { RequestContext, Viewer } from '../schema/common/context';
-import { unauthenticated } from '../schema/common/errors';
+import { badUserInput, unauthenticated } from '../schema/common/errors';
 import { createLoaders } from '../schema/common/loaders';
 import type { Services } from '../schema/services';
 import { viewerFor } from './authenticate';
@@ -21,6 +21,7 @@ import { requestSizeRule } from './requestLimits';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 const MAX_WS_PAYLOAD_BYTES = 256 * 1024;
+const MAX_SUBSCRIPTIONS_PER_SOCKET = 100;
 /** How soon an open socket notices that its token was revoked. */
 const TOKEN_RECHECK_MS = 2000;
 
@@ -236,6 +237,11 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
         // The viewer was read at connection_init: ask again per operation, so
         // that a token revoked since cannot go on acting through an open socket.
         onSubscribe: async (ctx) => {
+          // One socket may not hold the server's memory and LISTEN fan-out hostage.
+          // ctx.subscriptions already holds the one being subscribed.
+          if (Object.keys(ctx.subscriptions).length > MAX_SUBSCRIPTIONS_PER_SOCKET) {
+            return [badUserInput(`at most ${MAX_SUBSCRIPTIONS_PER_SOCKET} operations may run at once on one socket; open another socket`)];
+          }
           const viewer = ctx.extra.viewer;
           if (viewer && (await services.tokens.isLive(viewer.tokenId))) return undefined;
           ctx.extra.socket.close(4403, 'Forbidden');
