@@ -7,6 +7,7 @@ import { CredentialCipher, loadCredentialsKey } from './auth/credentialCipher';
 import type { Config } from './config';
 import { httpConnector } from './connectors/http';
 import { ConnectorRegistry } from './connectors/registry';
+import { loadPlugins } from './connectors/pluginLoader';
 import type { Connector } from './connectors/sdk';
 import { openDatabase, type Database } from './database/database';
 import { startHttpServer, type RunningHttpServer } from './http/server';
@@ -31,6 +32,10 @@ export interface RunningSluice {
 export async function startSluice(config: Config, logger: Logger): Promise<RunningSluice> {
   const key = loadCredentialsKey(config.credentialsKey);
   const connectors = new ConnectorRegistry([httpConnector as unknown as Connector]);
+  // Before the database: a broken plugin stops the start before anything runs.
+  for (const plugin of await loadPlugins(config.connectorPlugins, connectors)) {
+    logger.info({ type: plugin.type, version: plugin.version }, 'connector plugin loaded');
+  }
   const database: Database = await openDatabase(config.database, logger);
   const cipher = new CredentialCipher(key);
   let http: RunningHttpServer | null = null;

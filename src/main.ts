@@ -6,6 +6,7 @@
 import 'reflect-metadata';
 import { startSluice, type RunningSluice } from './app';
 import { ConfigError, loadConfig } from './config';
+import { PluginLoadError } from './connectors/pluginLoader';
 import { createLogger } from './logger';
 
 async function main(): Promise<void> {
@@ -56,6 +57,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`sluice: failed to start: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+  // A plugin problem is the operator's to fix: the message says what, a stack would only hide it.
+  const detail = error instanceof PluginLoadError ? error.message : error instanceof Error ? error.stack ?? error.message : String(error);
+  process.stderr.write(`sluice: failed to start: ${detail}\n`);
   process.exit(1);
 });
