@@ -25,6 +25,21 @@ export class QueueEngine1763900000000 implements MigrationInterface {
     await q.query(`CREATE INDEX queue_message_lease_expiry_idx ON queue_message (lease_expires_at) WHERE state IN ('running', 'done')`);
     await q.query(`ALTER TABLE job ADD COLUMN source_failed boolean NOT NULL DEFAULT false`);
 
+    // Rate-limit state of a queue owner, shared by every process:
+    //   paused_until          the whole queue waits until then (a 429's Retry-After, or a backoff)
+    //   rate_limited_count    rate-limit errors in a row without a success: the next backoff doubles
+    //   slow_start_threshold  half the level in use when the last rate limit hit: the level climbs back
+    //                         by doubling up to it, then one step at a time (src/engine/limit/recovery.ts)
+    //   recovery_successes    successes since the level in use last changed
+    //   rate_starts           start times of the last rateLimit.requests messages: the sliding window
+    await q.query(`
+      ALTER TABLE connection
+        ADD COLUMN paused_until timestamptz,
+        ADD COLUMN rate_limited_count int NOT NULL DEFAULT 0,
+        ADD COLUMN slow_start_threshold int,
+        ADD COLUMN recovery_successes int NOT NULL DEFAULT 0,
+        ADD COLUMN rate_starts timestamptz[] NOT NULL DEFAULT '{}'`);
+
     // Claims up to p_max messages from the head of one queue, never more than
     // the queue owner's level minus what already runs, across all processes.
     //
@@ -41,14 +56,23 @@ export class QueueEngine1763900000000 implements MigrationInterface {
     // caller's last claim (see 'done' above).
     await q.query(`
       CREATE FUNCTION sluice_claim_messages(p_owner uuid, p_max int, p_lease_ms int, p_finished_ids bigint[], p_finished_leases uuid[])
-      RETURNS SETOF queue_message
+      RETURNS TABLE (id bigint, queue_owner_id uuid, connection_id uuid, job_id uuid, step_id uuid, payload jsonb,
+                     attempts int, lease_id uuid, idempotency_key uuid, wait_ms int)
       LANGUAGE plpgsql AS $$
       DECLARE
+        v_now timestamptz := clock_timestamp();
         v_level int;
         v_free int;
+        v_paused timestamptz;
+        v_requests int;
+        v_per_ms int;
+        v_starts timestamptz[];
+        v_claimed int;
       BEGIN
         PERFORM pg_advisory_xact_lock(hashtextextended('sluice.queue:' || p_owner::text, 0));
-        SELECT concurrency_level INTO v_level FROM connection WHERE id = p_owner;
+        SELECT c.concurrency_level, c.paused_until, c.rate_limit_requests, c.rate_limit_per_ms, c.rate_starts
+          INTO v_level, v_paused, v_requests, v_per_ms, v_starts
+          FROM connection c WHERE c.id = p_owner;
         IF NOT FOUND THEN
           RETURN;
         END IF;
@@ -65,12 +89,31 @@ export class QueueEngine1763900000000 implements MigrationInterface {
                            WHERE q.state = 'running'
                            FOR UPDATE OF q SKIP LOCKED);
         END IF;
+        -- A rate-limit pause holds the whole queue, not just the message that
+        -- drew the 429: otherwise every freed slot would send the next message
+        -- into another 429 until each had burnt its retries.
+        IF v_paused IS NOT NULL AND v_paused > v_now THEN
+          RETURN QUERY SELECT NULL::bigint, NULL::uuid, NULL::uuid, NULL::uuid, NULL::uuid, NULL::jsonb, NULL::int, NULL::uuid, NULL::uuid,
+                              ceil(extract(epoch FROM v_paused - v_now) * 1000)::int;
+          RETURN;
+        END IF;
         IF v_level IS NULL THEN
           v_free := p_max;                       -- burst: no level
         ELSE
           SELECT least(p_max, v_level - count(*)) INTO v_free
-            FROM queue_message
-           WHERE queue_owner_id = p_owner AND state = 'running';
+            FROM queue_message q
+           WHERE q.queue_owner_id = p_owner AND q.state = 'running';
+        END IF;
+        -- rateLimit: at most v_requests starts in any window of v_per_ms,
+        -- counted exactly from the start times of the last v_requests starts.
+        IF v_requests IS NOT NULL THEN
+          v_starts := ARRAY(SELECT t FROM unnest(v_starts) AS t WHERE t > v_now - v_per_ms * interval '1 millisecond' ORDER BY t);
+          IF cardinality(v_starts) >= v_requests AND v_free > 0 THEN
+            RETURN QUERY SELECT NULL::bigint, NULL::uuid, NULL::uuid, NULL::uuid, NULL::uuid, NULL::jsonb, NULL::int, NULL::uuid, NULL::uuid,
+                                greatest(1, ceil(extract(epoch FROM v_starts[1] + v_per_ms * interval '1 millisecond' - v_now) * 1000))::int;
+            RETURN;
+          END IF;
+          v_free := least(v_free, v_requests - cardinality(v_starts));
         END IF;
         IF v_free <= 0 THEN
           RETURN;
@@ -81,17 +124,21 @@ export class QueueEngine1763900000000 implements MigrationInterface {
              SET state = 'running',
                  attempts = m.attempts + 1,
                  lease_id = gen_random_uuid(),
-                 lease_expires_at = clock_timestamp() + p_lease_ms * interval '1 millisecond'
-           WHERE m.id IN (SELECT id FROM queue_message
-                           WHERE queue_owner_id = p_owner AND state = 'queued' AND run_after <= now()
-                           ORDER BY id
+                 lease_expires_at = v_now + p_lease_ms * interval '1 millisecond'
+           WHERE m.id IN (SELECT q.id FROM queue_message q
+                           WHERE q.queue_owner_id = p_owner AND q.state = 'queued' AND q.run_after <= now()
+                           ORDER BY q.id
                            LIMIT v_free)
-          RETURNING m.*
+          RETURNING m.id, m.queue_owner_id, m.connection_id, m.job_id, m.step_id, m.payload, m.attempts, m.lease_id, m.idempotency_key
         ), started AS (
           UPDATE job SET status = 'RUNNING', started_at = now()
-           WHERE status = 'QUEUED' AND id IN (SELECT job_id FROM claimed)
+           WHERE status = 'QUEUED' AND job.id IN (SELECT claimed.job_id FROM claimed)
         )
-        SELECT * FROM claimed ORDER BY id;
+        SELECT claimed.*, NULL::int FROM claimed ORDER BY claimed.id;
+        GET DIAGNOSTICS v_claimed = ROW_COUNT;
+        IF v_requests IS NOT NULL AND v_claimed > 0 THEN
+          UPDATE connection SET rate_starts = v_starts || array_fill(v_now, ARRAY[v_claimed]) WHERE connection.id = p_owner;
+        END IF;
       END;
       $$`);
   }
@@ -99,6 +146,10 @@ export class QueueEngine1763900000000 implements MigrationInterface {
   async down(q: QueryRunner): Promise<void> {
     await q.query(`DROP FUNCTION sluice_claim_messages(uuid, int, int, bigint[], uuid[])`);
     await q.query(`ALTER TABLE job DROP COLUMN source_failed`);
+    await q.query(`
+      ALTER TABLE connection
+        DROP COLUMN paused_until, DROP COLUMN rate_limited_count, DROP COLUMN slow_start_threshold,
+        DROP COLUMN recovery_successes, DROP COLUMN rate_starts`);
     await q.query(`DROP INDEX queue_message_lease_expiry_idx`);
     await q.query(`ALTER TABLE queue_message DROP CONSTRAINT queue_message_state_check`);
     await q.query(`ALTER TABLE queue_message ADD CONSTRAINT queue_message_state_check CHECK (state IN ('queued', 'running'))`);

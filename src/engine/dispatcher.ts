@@ -24,6 +24,8 @@ export interface DispatcherDeps {
   run(message: ClaimedMessage, controller: AbortController): Promise<Outcome>;
   /** Resolves when the outcome is committed (its slot is free in the database). */
   complete(outcome: Outcome): Promise<void>;
+  /** Runs before a finished call's slot is given back (records a rate limit's pause); never rejects. */
+  beforeRelease(outcome: Outcome): Promise<void>;
   onStarted(message: ClaimedMessage): void;
   logger: Logger;
 }
@@ -72,7 +74,10 @@ export class QueueDispatcher {
         const finished = this.finished.splice(0);
         let claimed: ClaimedMessage[];
         try {
-          claimed = await claimMessages(this.deps.pool, this.ownerId, room, this.deps.leaseMs, finished);
+          const claim = await claimMessages(this.deps.pool, this.ownerId, room, this.deps.leaseMs, finished);
+          claimed = claim.messages;
+          // Paused or at its rateLimit: nobody will NOTIFY when that is over, so come back then.
+          if (claim.waitMs !== null) this.wakeIn(claim.waitMs);
         } catch (error) {
           this.finished.unshift(...finished);
           this.deps.logger.warn({ err: error, queueOwnerId: this.ownerId }, 'claiming failed; retrying');
@@ -93,13 +98,27 @@ export class QueueDispatcher {
     }
   }
 
+  private wakeTimer: NodeJS.Timeout | null = null;
+
+  private wakeIn(ms: number): void {
+    if (this.wakeTimer) return;
+    this.wakeTimer = setTimeout(() => {
+      this.wakeTimer = null;
+      this.wake();
+    }, ms);
+    this.wakeTimer.unref();
+  }
+
   private start(message: ClaimedMessage): void {
     const controller = new AbortController();
     this.running.set(message.id, { message, controller });
     this.deps.onStarted(message);
     void this.deps
       .run(message, controller)
-      .then((outcome) => {
+      .then(async (outcome) => {
+        // A rate limit pauses the queue before the slot is given back, so
+        // that no claim in between sends the next message into another 429.
+        await this.deps.beforeRelease(outcome);
         // The call is over: its slot is free for the next claim, which need
         // not wait for the outcome's commit (the 'done' state, migrations/1763900000000-QueueEngine.ts).
         this.finished.push(message);

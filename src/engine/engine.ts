@@ -23,6 +23,8 @@ import { QUEUE_CHANNEL } from './sql/enqueueMessages';
 import { CANCEL_CHANNEL } from './sql/cancelChannel';
 import { extendLeases, requeueExpired } from './sql/leases';
 import { queuesWithWork } from './sql/queuesWithWork';
+import { recordRateLimits, type RateLimitSample } from './sql/recordRateLimits';
+import type { Outcome } from './outcome';
 
 export interface EngineOptions {
   databaseUrl: string;
@@ -53,6 +55,9 @@ export class QueueEngine {
   private readonly notifications: Notifications;
   private timers: NodeJS.Timeout[] = [];
   private readonly ownBackends = new Set<number>();
+  /** Queues below their auto-recovery target: their successes are reported. */
+  private readonly recovering = new Set<string>();
+  private levelAdjustments: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: EngineOptions) {
     this.pool = new Pool({
@@ -81,6 +86,7 @@ export class QueueEngine {
       for (const jobId of result.finishedJobs) this.plans.forget(jobId);
       // Follow-ups may have gone to any queue here: wake those with work.
       for (const owner of result.busyOwners) this.dispatcherFor(owner)?.wake();
+      this.adjustLevels(outcomes);
       // A retry waits out its backoff in the queue: wake its queue when that is over, not at the next poll.
       for (const o of outcomes) {
         if (o.kind === 'retry') setTimeout(() => this.dispatcherFor(o.message.queueOwnerId)?.wake(), o.delayMs + 5).unref();
@@ -134,11 +140,55 @@ export class QueueEngine {
             controller,
           ),
         complete: (outcome) => this.completions.add(outcome),
+        beforeRelease: (outcome) =>
+          outcome.kind === 'retry' && outcome.rateLimited
+            ? this.recordSample(outcome.message.queueOwnerId, { rateLimited: outcome.rateLimited, successes: 0 })
+            : Promise.resolve(),
         onStarted: (message) => options.metrics.started(message),
       });
       this.dispatchers.set(ownerId, dispatcher);
     }
     return dispatcher;
+  }
+
+  /**
+   * Feeds auto-recovery with the successes of queues below their target,
+   * after the outcomes' commit, so completions never wait for it. (Rate
+   * limits are recorded before their slot is released: see beforeRelease.)
+   */
+  private adjustLevels(outcomes: Outcome[]): void {
+    const successes = new Map<string, number>();
+    for (const o of outcomes) {
+      const owner = o.message.queueOwnerId;
+      if (o.kind === 'done' && o.errors.length === 0 && this.recovering.has(owner)) successes.set(owner, (successes.get(owner) ?? 0) + 1);
+    }
+    for (const [owner, count] of successes) void this.recordSample(owner, { successes: count });
+  }
+
+  /** Applies one sample to a queue's auto-recovery state; one at a time per process. Never rejects. */
+  private recordSample(owner: string, sample: RateLimitSample): Promise<void> {
+    const run = async (): Promise<void> => {
+      const client = await this.pool.connect();
+      try {
+        await client.query('BEGIN');
+        const { change, recovering } = await recordRateLimits(client, owner, sample);
+        await client.query('COMMIT');
+        if (recovering) this.recovering.add(owner);
+        else this.recovering.delete(owner);
+        if (change) {
+          this.options.metrics.levelChanged(owner, change.reason);
+          this.options.logger.info({ queueOwnerId: owner, ...change }, `level in use ${change.from} → ${change.to} (${change.reason})`);
+          this.dispatchers.get(owner)?.wake();
+        }
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        this.options.logger.warn({ err: error, queueOwnerId: owner }, 'recording rate limits failed');
+      } finally {
+        client.release();
+      }
+    };
+    this.levelAdjustments = this.levelAdjustments.then(run, run);
+    return this.levelAdjustments;
   }
 
   private async poll(): Promise<void> {
@@ -177,6 +227,7 @@ export class QueueEngine {
     clearTimeout(timer);
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    await this.levelAdjustments;
     await this.notifications.stop();
     await this.pool.end();
     this.phase = 'stopped';

@@ -6,6 +6,7 @@ import type { Outcome } from './outcome';
 export interface EngineMetrics {
   started(message: ClaimedMessage): void;
   record(outcome: Outcome): void;
+  levelChanged(queueOwnerId: string, reason: string): void;
 }
 
 export function createEngineMetrics(registry: Registry, inFlight: () => Map<string, number>): EngineMetrics {
@@ -31,8 +32,17 @@ export function createEngineMetrics(registry: Registry, inFlight: () => Map<stri
       for (const [owner, n] of inFlight()) this.set({ queue_owner: owner }, n);
     },
   });
+  const levelChanges = new Counter({
+    name: 'sluice_level_adjustments_total',
+    help: 'Changes of the level in use by auto-recovery, by reason (rate-limited, recovering)',
+    labelNames: ['queue_owner', 'reason'] as const,
+    registers: [registry],
+  });
   const startedAt = new Map<string, number>();
   return {
+    levelChanged(queueOwnerId, reason) {
+      levelChanges.inc({ queue_owner: queueOwnerId, reason });
+    },
     started(message) {
       startedTotal.inc({ queue_owner: message.queueOwnerId });
       startedAt.set(message.id, performance.now());

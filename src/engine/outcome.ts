@@ -23,8 +23,12 @@ export interface NewJobError {
 export type Outcome =
   /** Finished, for good or ill: delete it, enqueue what follows, count, keep errors. */
   | { kind: 'done'; message: ClaimedMessage; followUps: NewMessage[]; delta: JobDelta; errors: NewJobError[] }
-  /** Back to the queue after `delayMs`; `refund` gives back the attempt it used (rate limits under auto-recovery). */
-  | { kind: 'retry'; message: ClaimedMessage; delayMs: number; refund: boolean; reason: string }
+  /**
+   * Back to the queue after `delayMs`; `refund` gives back the attempt it used
+   * (rate limits under auto-recovery). `rateLimited`: the call drew a rate
+   * limit, with the API's Retry-After when it gave one.
+   */
+  | { kind: 'retry'; message: ClaimedMessage; delayMs: number; refund: boolean; reason: string; rateLimited?: { retryAfterMs: number | null } }
   /** Not run to the end because this process stops: back to the queue at once, attempt refunded. */
   | { kind: 'release'; message: ClaimedMessage };
 

@@ -14,6 +14,7 @@ import { recordCount, type ClaimedMessage } from './message';
 import { NO_DELTA, type Outcome } from './outcome';
 import { backoffMs, type RetryPolicy } from './retryPolicy';
 import { routeRecords } from './routeRecords';
+import { FIRST_BACKOFF_MS } from './limit/recovery';
 import type { PlannedStep } from './sql/loadJobPlan';
 
 export interface RunDeps {
@@ -162,8 +163,19 @@ function classify(deps: RunDeps, message: ClaimedMessage, step: PlannedStep, err
   if (error instanceof RateLimitedError) {
     const delayMs = error.retryAfterMs ?? backoffMs(deps.retry, message.attempts);
     log.debug('rate limited', { delayMs, autoRecover });
-    // Under auto-recovery a rate limit never fails a record: the attempt is given back.
-    if (autoRecover) return { kind: 'retry', message, delayMs, refund: true, reason: error.message };
+    // Under auto-recovery a rate limit never fails a record: the attempt is
+    // given back, and the queue's pause (limit/recovery.ts) decides when the
+    // message, still at the head of its queue, runs again.
+    if (autoRecover) {
+      return {
+        kind: 'retry',
+        message,
+        delayMs: error.retryAfterMs ?? FIRST_BACKOFF_MS,
+        refund: true,
+        reason: error.message,
+        rateLimited: { retryAfterMs: error.retryAfterMs },
+      };
+    }
     if (exhausted) return failed(message, step, 'RATE_LIMITED', error.message);
     return { kind: 'retry', message, delayMs, refund: false, reason: error.message };
   }

@@ -20,6 +20,8 @@ export interface RecordingApi extends FakeApi {
   maxInFlight: number;
   /** Paths of requests in arrival order. */
   arrivals: string[];
+  /** The same, with the time (Date.now()) each arrived. */
+  arrivalTimes: { path: string; at: number }[];
   /** Bodies POSTed to /import, parsed. */
   imported: unknown[];
   importKeys: string[];
@@ -39,6 +41,7 @@ export async function startRecordingApi(options: RecordingApiOptions = {}): Prom
   api.inFlight = 0;
   api.maxInFlight = 0;
   api.arrivals = [];
+  api.arrivalTimes = [];
   api.imported = [];
   api.importKeys = [];
   api.aborted = [];
@@ -59,6 +62,7 @@ export async function startRecordingApi(options: RecordingApiOptions = {}): Prom
     api.inFlight++;
     api.maxInFlight = Math.max(api.maxInFlight, api.inFlight);
     api.arrivals.push(req.path);
+    api.arrivalTimes.push({ path: req.path, at: Date.now() });
     changes.push({ path: req.path, delta: 1 });
     res.on('close', () => {
       if (!res.writableEnded) api.aborted.push(req.path);

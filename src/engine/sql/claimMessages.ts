@@ -11,7 +11,7 @@ import type { Queryable } from './queryable';
 import type { ClaimedMessage, MessagePayload } from '../message';
 
 interface ClaimedRow {
-  id: string; // bigint: enqueue order
+  id: string | null; // bigint: enqueue order; null on the row that only carries wait_ms
   queue_owner_id: string;
   connection_id: string;
   job_id: string;
@@ -20,6 +20,13 @@ interface ClaimedRow {
   attempts: number; // including this claim
   lease_id: string; // proves ownership when completing
   idempotency_key: string; // the same on every retry
+  wait_ms: number | null; // set (on a row of its own) when the queue is paused or at its rateLimit
+}
+
+export interface Claim {
+  messages: ClaimedMessage[];
+  /** When nothing could start because of a pause or the rateLimit: how long until something can. */
+  waitMs: number | null;
 }
 
 /**
@@ -33,13 +40,14 @@ export async function claimMessages(
   max: number,
   leaseMs: number,
   finished: readonly ClaimedMessage[] = [],
-): Promise<ClaimedMessage[]> {
+): Promise<Claim> {
   const { rows } = await db.query<ClaimedRow>(
-    `SELECT id, queue_owner_id, connection_id, job_id, step_id, payload, attempts, lease_id, idempotency_key
+    `SELECT id, queue_owner_id, connection_id, job_id, step_id, payload, attempts, lease_id, idempotency_key, wait_ms
        FROM sluice_claim_messages($1, $2, $3, $4::bigint[], $5::uuid[])`,
     [ownerId, max, leaseMs, finished.map((m) => m.id), finished.map((m) => m.leaseId)],
   );
-  return rows.map((r) => ({
+  const waitMs = rows.find((r) => r.wait_ms !== null)?.wait_ms ?? null;
+  const messages = rows.filter((r): r is ClaimedRow & { id: string } => r.id !== null).map((r) => ({
     id: r.id,
     queueOwnerId: r.queue_owner_id,
     connectionId: r.connection_id,
@@ -50,4 +58,5 @@ export async function claimMessages(
     leaseId: r.lease_id,
     idempotencyKey: r.idempotency_key,
   }));
+  return { messages, waitMs };
 }

@@ -184,6 +184,12 @@ export class ConnectionService {
       if (!choice.ok) throw badUserInput(choice.problem);
       const changes = { ...policyToColumns(choice.policy), updatedAt: new Date() };
       await tx.update(ConnectionRow, { id: row.id }, changes);
+      // A new policy starts clean: no pause left from auto-recovery (its 429s
+      // now follow the bounded-retry rule if it is off), no recovery history.
+      await tx.query(
+        `UPDATE connection SET paused_until = NULL, slow_start_threshold = NULL, recovery_successes = 0, rate_limited_count = 0 WHERE id = $1`,
+        [row.id],
+      );
       // The level is part of what queueSize subscribers see, and a higher one frees slots.
       await notifyQueues(typeormQueryable(tx), [row.id]);
       this.logger.info({ connectionId: row.id, policy: choice.policy }, 'concurrency policy set');

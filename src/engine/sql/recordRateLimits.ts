@@ -1,0 +1,85 @@
+/**
+ * recordRateLimits: applies what one batch of outcomes says about a queue
+ * owner's rate limit (rate limits with their Retry-After, successes) to its
+ * stored auto-recovery state: the level in use, the pause, the thresholds.
+ *
+ * Locks: the owner's connection row FOR NO KEY UPDATE for the
+ * read-compute-write, so that processes reporting at once for the same queue
+ * apply their samples one after the other (never both from the same old
+ * state). NO KEY: inserts of messages (whose foreign key takes KEY SHARE on
+ * the row) are not held up. A queue without auto-recovery is left alone.
+ */
+import type { PoolClient } from 'pg';
+import { afterRateLimit, afterSuccesses, type RecoveryState } from '../limit/recovery';
+import { notifyQueues } from './enqueueMessages';
+
+export interface RateLimitSample {
+  /** The largest Retry-After among the batch's rate limits; undefined: no rate limit in the batch. */
+  rateLimited?: { retryAfterMs: number | null };
+  successes: number;
+}
+
+export interface LevelChange {
+  from: number;
+  to: number;
+  pauseMs: number | null;
+  reason: 'rate-limited' | 'recovering';
+}
+
+export interface RecordedRateLimits {
+  change: LevelChange | null;
+  /** Auto-recovery is on and the level in use is below the target: successes still matter. */
+  recovering: boolean;
+}
+
+export async function recordRateLimits(tx: PoolClient, ownerId: string, sample: RateLimitSample): Promise<RecordedRateLimits> {
+  const { rows } = await tx.query<{
+    auto_recover: boolean;
+    concurrency_level: number | null;
+    target_concurrency_level: number | null;
+    slow_start_threshold: number | null;
+    recovery_successes: number;
+    rate_limited_count: number;
+    paused: boolean;
+  }>(
+    `SELECT auto_recover, concurrency_level, target_concurrency_level, slow_start_threshold, recovery_successes, rate_limited_count,
+            coalesce(paused_until > clock_timestamp(), false) AS paused
+       FROM connection WHERE id = $1 FOR NO KEY UPDATE`,
+    [ownerId],
+  );
+  const row = rows[0];
+  if (!row || !row.auto_recover || row.concurrency_level === null || row.target_concurrency_level === null) {
+    return { change: null, recovering: false };
+  }
+  let state: RecoveryState = {
+    levelInUse: row.concurrency_level,
+    target: row.target_concurrency_level,
+    slowStartThreshold: row.slow_start_threshold,
+    successes: row.recovery_successes,
+    rateLimitedInARow: row.rate_limited_count,
+  };
+  const from = state.levelInUse;
+  let pauseMs: number | null = null;
+  // Calls that were already running when the queue paused answer 429 too:
+  // they belong to the rate limit that paused it, not to a new one, and must
+  // not halve the threshold again nor double the backoff.
+  if (sample.rateLimited && row.paused) return { change: null, recovering: state.levelInUse < state.target };
+  if (sample.rateLimited) {
+    ({ state, pauseMs } = afterRateLimit(state, sample.rateLimited.retryAfterMs));
+  } else {
+    state = afterSuccesses(state, sample.successes);
+  }
+  await tx.query(
+    `UPDATE connection
+        SET concurrency_level = $2, slow_start_threshold = $3, recovery_successes = $4, rate_limited_count = $5,
+            paused_until = CASE WHEN $6::int IS NULL THEN paused_until
+                                ELSE greatest(coalesce(paused_until, clock_timestamp()), clock_timestamp() + $6::int * interval '1 millisecond') END
+      WHERE id = $1`,
+    [ownerId, state.levelInUse, state.slowStartThreshold, state.successes, state.rateLimitedInARow, pauseMs],
+  );
+  const recovering = state.levelInUse < state.target;
+  if (state.levelInUse === from && pauseMs === null) return { change: null, recovering };
+  // Subscribers see the level in use; other processes' dispatchers re-claim under it.
+  await notifyQueues(tx, [ownerId]);
+  return { change: { from, to: state.levelInUse, pauseMs, reason: sample.rateLimited ? 'rate-limited' : 'recovering' }, recovering };
+}
