@@ -9,10 +9,42 @@ import type { AddressInfo } from 'node:net';
 
 let imported = 0;
 let firstRequestAt: number[] = [];
+let rejected = 0;
+let importing = 0;
+/** Fixed one-second windows for `perSecond`: the window's start and how many it let through. */
+let windowStart = 0;
+let windowCount = 0;
 
 const server = http.createServer((req, res) => {
   const url = new URL(req.url ?? '/', 'http://x');
   const latency = Number(url.searchParams.get('latency') ?? process.env.LATENCY_MS ?? 0);
+  // Hidden limits (what an API enforces without saying so): `maxInFlight`
+  // concurrent imports, or `perSecond` imports per one-second window; beyond
+  // them, 429 (with a Retry-After to the window's end for `perSecond`).
+  const maxInFlight = Number(url.searchParams.get('maxInFlight') ?? 0);
+  const perSecond = Number(url.searchParams.get('perSecond') ?? 0);
+  if (url.pathname === '/import' && (maxInFlight > 0 || perSecond > 0)) {
+    const now = Date.now();
+    if (now - windowStart >= 1000) {
+      windowStart = now;
+      windowCount = 0;
+    }
+    const overConcurrency = maxInFlight > 0 && importing >= maxInFlight;
+    const overRate = perSecond > 0 && windowCount >= perSecond;
+    if (overConcurrency || overRate) {
+      rejected++;
+      req.resume();
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      // Seconds with a fraction (Sluice reads them): an HTTP date's 1 s resolution would say "now" or "a second" at random.
+      if (overRate) headers['retry-after'] = ((windowStart + 1000 - now) / 1000).toFixed(3);
+      res.writeHead(429, headers);
+      res.end('{"error":"rate limited"}');
+      return;
+    }
+    windowCount++;
+    importing++;
+    res.on('finish', () => importing--);
+  }
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {
@@ -33,7 +65,7 @@ const server = http.createServer((req, res) => {
         res.writeHead(201, { 'content-type': 'application/json', 'content-length': 2 });
         res.end('{}');
       } else if (url.pathname === '/stats') {
-        const body = JSON.stringify({ imported, firstRequestAt });
+        const body = JSON.stringify({ imported, firstRequestAt, rejected });
         firstRequestAt = [];
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(body);

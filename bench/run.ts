@@ -61,6 +61,31 @@ async function runToEnd(h: Harness, flowId: string): Promise<FinishedJob> {
   }
 }
 
+async function autoRecoveringConnection(h: Harness, target: number): Promise<string> {
+  const data = await h.gql(`mutation($i: CreateConnectionInput!) { createConnection(input: $i) { id } }`, {
+    i: { name: 'bench-auto', connectorType: 'http', config: { baseUrl: h.endpointUrl }, concurrencyLevel: target },
+  });
+  return data.createConnection.id;
+}
+
+/** Export (not limited) → import through the endpoint's hidden limits. */
+async function limitedImportFlow(h: Harness, conn: string, total: number, importQuery: string): Promise<string> {
+  const data = await h.gql(`mutation($i: CreateFlowInput!) { createFlow(input: $i) { id } }`, {
+    i: {
+      name: 'limited',
+      steps: [
+        { name: 'export', kind: 'EXPORT', connectionId: conn, config: { path: '/orders', query: { total }, recordsPath: 'data', paging: { type: 'page', pageParam: 'page', pageSizeParam: 'per_page', pageSize: 500 } } },
+        { name: 'import', kind: 'IMPORT', connectionId: conn, config: { path: `/import?${importQuery}` } },
+      ],
+    },
+  });
+  return data.createFlow.id;
+}
+
+async function endpointStats(h: Harness): Promise<{ rejected: number }> {
+  return (await (await fetch(`${h.endpointUrl}/stats`)).json()) as { rejected: number };
+}
+
 function throughput(job: FinishedJob): number {
   const seconds = (Date.parse(job.finishedAt) - Date.parse(job.startedAt)) / 1000;
   return Math.round(job.recordsSucceeded / seconds);
@@ -212,6 +237,47 @@ const cases: Record<string, (h: Harness) => Promise<Record<string, unknown>>> = 
       targetP95Ms: 150,
       idleSubscribers: first,
       idleCpuPercentOfOneCore: +((idleCpu / 10) * 100).toFixed(1),
+    };
+  },
+  async hiddenConcurrency(h) {
+    // Auto-recovery against an API that allows 4 imports in flight and answers 429 (no Retry-After) beyond.
+    const records = 2000;
+    const latencyMs = 20;
+    const conn = await autoRecoveringConnection(h, 25);
+    const job = await runToEnd(h, await limitedImportFlow(h, conn, records, `latency=${latencyMs}&maxInFlight=4`));
+    const stats = await endpointStats(h);
+    const limit = 4 / (latencyMs / 1000);
+    const rate = throughput(job);
+    return {
+      case: 'auto-recovery, hidden limit of 4 in flight, 20 ms endpoint, target 25',
+      records,
+      status: job.status,
+      failed: job.recordsFailed,
+      recordsPerSecond: rate,
+      limit,
+      ofLimit: +(rate / limit).toFixed(3),
+      target: 0.85,
+      rejected429: stats.rejected,
+      share429: +(stats.rejected / (stats.rejected + records)).toFixed(3),
+    };
+  },
+  async hiddenRate(h) {
+    // Auto-recovery against an API that allows 100 imports per one-second window, 429 with Retry-After beyond.
+    const records = 1500;
+    const conn = await autoRecoveringConnection(h, 25);
+    const job = await runToEnd(h, await limitedImportFlow(h, conn, records, 'latency=5&perSecond=100'));
+    const stats = await endpointStats(h);
+    const rate = throughput(job);
+    return {
+      case: 'auto-recovery, hidden limit of 100 requests/s (Retry-After), 5 ms endpoint, target 25',
+      records,
+      status: job.status,
+      failed: job.recordsFailed,
+      recordsPerSecond: rate,
+      limit: 100,
+      ofLimit: +(rate / 100).toFixed(3),
+      target: 0.9,
+      rejected429: stats.rejected,
     };
   },
   async memory(h) {

@@ -25,19 +25,23 @@ export class QueueEngine1763900000000 implements MigrationInterface {
     await q.query(`CREATE INDEX queue_message_lease_expiry_idx ON queue_message (lease_expires_at) WHERE state IN ('running', 'done')`);
     await q.query(`ALTER TABLE job ADD COLUMN source_failed boolean NOT NULL DEFAULT false`);
 
-    // Rate-limit state of a queue owner, shared by every process:
+    // Rate-limit state of a queue owner, shared by every process
+    // (src/engine/limit/recovery.ts says what each means and how it moves):
     //   paused_until          the whole queue waits until then (a 429's Retry-After, or a backoff)
-    //   rate_limited_count    rate-limit errors in a row without a success: the next backoff doubles
-    //   slow_start_threshold  half the level in use when the last rate limit hit: the level climbs back
-    //                         by doubling up to it, then one step at a time (src/engine/limit/recovery.ts)
-    //   recovery_successes    successes since the level in use last changed
+    //   rate_limited_count    rate limits in a row without a success: the next backoff doubles
+    //   known_good_level      the ceiling: the highest level known to work since the last rate limit
+    //   recovery_successes    successes in the current round
+    //   rounds_at_ceiling, probe_wait_rounds, probe_step   when and how far to probe above the ceiling
     //   rate_starts           start times of the last rateLimit.requests messages: the sliding window
     await q.query(`
       ALTER TABLE connection
         ADD COLUMN paused_until timestamptz,
         ADD COLUMN rate_limited_count int NOT NULL DEFAULT 0,
-        ADD COLUMN slow_start_threshold int,
+        ADD COLUMN known_good_level int,
         ADD COLUMN recovery_successes int NOT NULL DEFAULT 0,
+        ADD COLUMN rounds_at_ceiling int NOT NULL DEFAULT 0,
+        ADD COLUMN probe_wait_rounds int NOT NULL DEFAULT 8,
+        ADD COLUMN probe_step int NOT NULL DEFAULT 1,
         ADD COLUMN rate_starts timestamptz[] NOT NULL DEFAULT '{}'`);
 
     // Claims up to p_max messages from the head of one queue, never more than
@@ -148,8 +152,9 @@ export class QueueEngine1763900000000 implements MigrationInterface {
     await q.query(`ALTER TABLE job DROP COLUMN source_failed`);
     await q.query(`
       ALTER TABLE connection
-        DROP COLUMN paused_until, DROP COLUMN rate_limited_count, DROP COLUMN slow_start_threshold,
-        DROP COLUMN recovery_successes, DROP COLUMN rate_starts`);
+        DROP COLUMN paused_until, DROP COLUMN rate_limited_count, DROP COLUMN known_good_level,
+        DROP COLUMN recovery_successes, DROP COLUMN rounds_at_ceiling, DROP COLUMN probe_wait_rounds,
+        DROP COLUMN probe_step, DROP COLUMN rate_starts`);
     await q.query(`DROP INDEX queue_message_lease_expiry_idx`);
     await q.query(`ALTER TABLE queue_message DROP CONSTRAINT queue_message_state_check`);
     await q.query(`ALTER TABLE queue_message ADD CONSTRAINT queue_message_state_check CHECK (state IN ('queued', 'running'))`);

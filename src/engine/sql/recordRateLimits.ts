@@ -37,13 +37,16 @@ export async function recordRateLimits(tx: PoolClient, ownerId: string, sample: 
     auto_recover: boolean;
     concurrency_level: number | null;
     target_concurrency_level: number | null;
-    slow_start_threshold: number | null;
+    known_good_level: number | null;
     recovery_successes: number;
     rate_limited_count: number;
+    rounds_at_ceiling: number;
+    probe_wait_rounds: number;
+    probe_step: number;
     paused: boolean;
   }>(
-    `SELECT auto_recover, concurrency_level, target_concurrency_level, slow_start_threshold, recovery_successes, rate_limited_count,
-            coalesce(paused_until > clock_timestamp(), false) AS paused
+    `SELECT auto_recover, concurrency_level, target_concurrency_level, known_good_level, recovery_successes, rate_limited_count,
+            rounds_at_ceiling, probe_wait_rounds, probe_step, coalesce(paused_until > clock_timestamp(), false) AS paused
        FROM connection WHERE id = $1 FOR NO KEY UPDATE`,
     [ownerId],
   );
@@ -54,9 +57,12 @@ export async function recordRateLimits(tx: PoolClient, ownerId: string, sample: 
   let state: RecoveryState = {
     levelInUse: row.concurrency_level,
     target: row.target_concurrency_level,
-    slowStartThreshold: row.slow_start_threshold,
+    ceiling: row.known_good_level,
     successes: row.recovery_successes,
     rateLimitedInARow: row.rate_limited_count,
+    roundsAtCeiling: row.rounds_at_ceiling,
+    probeWaitRounds: row.probe_wait_rounds,
+    probeStep: row.probe_step,
   };
   const from = state.levelInUse;
   let pauseMs: number | null = null;
@@ -71,11 +77,12 @@ export async function recordRateLimits(tx: PoolClient, ownerId: string, sample: 
   }
   await tx.query(
     `UPDATE connection
-        SET concurrency_level = $2, slow_start_threshold = $3, recovery_successes = $4, rate_limited_count = $5,
+        SET concurrency_level = $2, known_good_level = $3, recovery_successes = $4, rate_limited_count = $5,
+            rounds_at_ceiling = $7, probe_wait_rounds = $8, probe_step = $9,
             paused_until = CASE WHEN $6::int IS NULL THEN paused_until
                                 ELSE greatest(coalesce(paused_until, clock_timestamp()), clock_timestamp() + $6::int * interval '1 millisecond') END
       WHERE id = $1`,
-    [ownerId, state.levelInUse, state.slowStartThreshold, state.successes, state.rateLimitedInARow, pauseMs],
+    [ownerId, state.levelInUse, state.ceiling, state.successes, state.rateLimitedInARow, pauseMs, state.roundsAtCeiling, state.probeWaitRounds, state.probeStep],
   );
   const recovering = state.levelInUse < state.target;
   if (state.levelInUse === from && pauseMs === null) return { change: null, recovering };

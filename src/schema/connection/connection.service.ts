@@ -187,7 +187,10 @@ export class ConnectionService {
       // A new policy starts clean: no pause left from auto-recovery (its 429s
       // now follow the bounded-retry rule if it is off), no recovery history.
       await tx.query(
-        `UPDATE connection SET paused_until = NULL, slow_start_threshold = NULL, recovery_successes = 0, rate_limited_count = 0 WHERE id = $1`,
+        `UPDATE connection
+            SET paused_until = NULL, known_good_level = NULL, recovery_successes = 0, rate_limited_count = 0,
+                rounds_at_ceiling = 0, probe_wait_rounds = DEFAULT, probe_step = DEFAULT
+          WHERE id = $1`,
         [row.id],
       );
       // The level is part of what queueSize subscribers see, and a higher one frees slots.

@@ -1,60 +1,78 @@
-import { afterRateLimit, afterSuccesses, FIRST_BACKOFF_MS, MAX_BACKOFF_MS, type RecoveryState } from '../../../src/engine/limit/recovery';
+import {
+  afterRateLimit,
+  afterSuccesses,
+  FIRST_PROBE_WAIT_ROUNDS,
+  initialRecovery,
+  MAX_PROBE_WAIT_ROUNDS,
+  type RecoveryState,
+} from '../../../src/engine/limit/recovery';
 
-const at = (levelInUse: number, extra: Partial<RecoveryState> = {}): RecoveryState => ({
-  levelInUse,
-  target: 25,
-  slowStartThreshold: null,
-  successes: 0,
-  rateLimitedInARow: 0,
-  ...extra,
-});
+/** One round at the current level: as many successes as the level. */
+const round = (s: RecoveryState): RecoveryState => afterSuccesses(s, s.levelInUse);
 
 describe('auto-recovery', () => {
-  it('drops to 1 on a rate limit and remembers half the level as the threshold', () => {
-    const { state } = afterRateLimit(at(20), null, () => 0);
-    expect(state).toMatchObject({ levelInUse: 1, slowStartThreshold: 10, successes: 0, rateLimitedInARow: 1 });
+  it('halves the level on a rate limit and remembers the level below it as the ceiling', () => {
+    const { state } = afterRateLimit(initialRecovery(20, 25), null, () => 0);
+    expect(state).toMatchObject({ levelInUse: 10, ceiling: 19, successes: 0, rateLimitedInARow: 1, probeStep: 1 });
   });
 
   it("pauses for the API's Retry-After when it gave one", () => {
-    expect(afterRateLimit(at(8), 2500).pauseMs).toBe(2500);
+    expect(afterRateLimit(initialRecovery(8, 25), 2500).pauseMs).toBe(2500);
   });
 
-  it('backs off exponentially with jitter, capped, for rate limits in a row', () => {
-    let state = at(8);
+  it('backs off exponentially with jitter, capped at 30 s, for rate limits in a row', () => {
+    let state = initialRecovery(8, 25);
     const pauses: number[] = [];
-    for (let i = 0; i < 8; i++) {
+    for (let i = 0; i < 10; i++) {
       const next = afterRateLimit(state, null, () => 1);
       pauses.push(next.pauseMs);
       state = next.state;
     }
-    expect(pauses).toEqual([1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]);
-    // Jitter keeps it within [half, whole] of the ceiling.
-    expect(afterRateLimit(at(8), null, () => 0).pauseMs).toBe(FIRST_BACKOFF_MS / 2);
-    expect(MAX_BACKOFF_MS).toBe(30000);
+    expect(pauses).toEqual([200, 400, 800, 1600, 3200, 6400, 12800, 25600, 30000, 30000]);
+    expect(afterRateLimit(initialRecovery(8, 25), null, () => 0).pauseMs).toBe(100); // jitter: half to whole
   });
 
-  it('doubles per round up to the threshold, then climbs one per round, to the target', () => {
-    let state = at(1, { slowStartThreshold: 8 });
+  it('climbs back to the target within a few rounds when nothing limits it', () => {
+    let state: RecoveryState = { ...initialRecovery(1, 25) };
+    let rounds = 0;
+    while (state.levelInUse < 25) {
+      state = round(state);
+      rounds++;
+    }
+    expect(rounds).toBe(5); // 2, 4, 8, 16, 25
+  });
+
+  it('doubles up to the ceiling, waits there, then probes ever further while probes hold', () => {
+    let state = afterRateLimit(initialRecovery(5, 25), null).state; // hit at 5: level 2, ceiling 4
+    expect(state).toMatchObject({ levelInUse: 2, ceiling: 4 });
+    state = round(state);
+    expect(state.levelInUse).toBe(4);
+    for (let i = 0; i < FIRST_PROBE_WAIT_ROUNDS - 1; i++) state = round(state);
+    expect(state.levelInUse).toBe(4);
+    state = round(state);
+    expect(state.levelInUse).toBe(5); // the first probe: +1
     const levels: number[] = [];
     while (state.levelInUse < 25) {
-      state = afterSuccesses(state, state.levelInUse); // one round: as many successes as the level
-      levels.push(state.levelInUse);
+      state = round(state);
+      if (levels[levels.length - 1] !== state.levelInUse) levels.push(state.levelInUse);
     }
-    expect(levels.slice(0, 5)).toEqual([2, 4, 8, 9, 10]);
-    expect(levels[levels.length - 1]).toBe(25);
-    expect(levels.length).toBe(3 + 17);
+    expect(levels).toEqual([5, 7, 11, 19, 25]);
+  });
+
+  it('waits twice as long before the next probe after a probe drew a rate limit, up to a cap', () => {
+    let state = afterRateLimit(initialRecovery(5, 25), null).state;
+    const waits: number[] = [];
+    for (let i = 0; i < 9; i++) {
+      while (state.levelInUse <= (state.ceiling ?? 0)) state = round(state); // up to the probe
+      state = afterRateLimit(state, null).state; // the probe fails
+      waits.push(state.probeWaitRounds);
+    }
+    expect(waits).toEqual([16, 32, 64, 128, 256, 512, 512, 512, 512]);
+    expect(MAX_PROBE_WAIT_ROUNDS).toBe(512);
   });
 
   it('never goes past the target, and a success ends a run of rate limits', () => {
-    const state = afterSuccesses(at(24, { rateLimitedInARow: 3 }), 1000);
+    const state = afterSuccesses({ ...initialRecovery(24, 25), rateLimitedInARow: 3 }, 1000);
     expect(state).toMatchObject({ levelInUse: 25, successes: 0, rateLimitedInARow: 0 });
-  });
-
-  it('counts successes across samples within a round', () => {
-    let state = at(4, { slowStartThreshold: 2 });
-    state = afterSuccesses(state, 3);
-    expect(state.levelInUse).toBe(4);
-    state = afterSuccesses(state, 1);
-    expect(state.levelInUse).toBe(5);
   });
 });
