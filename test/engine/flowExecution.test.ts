@@ -2,8 +2,6 @@ import { startTestSluice, type TestSluice } from '../support/sluice';
 import { createFlow, createHttpConnection, runFlow, waitForJob } from '../support/flows';
 import { orders, startRecordingApi, type RecordingApi } from '../support/recordingApi';
 
-const LOGS: string[] = [];
-afterAll(() => { for (const l of LOGS) if (/"level":(40|50)/.test(l)) console.log(l.slice(0, 600)); });
 const PAGING = { type: 'page', pageParam: 'page', pageSizeParam: 'per_page', pageSize: 10 };
 
 describe('flow execution', () => {
@@ -11,7 +9,7 @@ describe('flow execution', () => {
   let api: RecordingApi;
 
   beforeAll(async () => {
-    s = await startTestSluice({ engine: true, logLines: LOGS, env: { SHUTDOWN_GRACE_MS: '1000' } });
+    s = await startTestSluice({ engine: true, env: { SHUTDOWN_GRACE_MS: '1000' } });
   });
   afterAll(async () => {
     await s.close();

@@ -126,7 +126,7 @@ describe('Subscription.jobUpdated', () => {
       expect(await within(live.ended, 10000, 'the end of the subscription')).toEqual({ kind: 'complete' });
       const last = live.events[live.events.length - 1];
       expect(last.value).toMatchObject({ id: jobId, status: 'CANCELED', recordsExported: 10, recordsSucceeded: 0 });
-      // Cancel sends no job NOTIFY; the hub's re-read (every 500 ms) brings it.
+      // Cancel NOTIFYs the job channel; the hub's re-read (every 500 ms) would bring it anyway.
       expect(last.receivedAt - canceledAt).toBeLessThan(1500);
       console.log(`jobUpdated: CANCELED arrived ${last.receivedAt - canceledAt} ms after cancelJob`);
     } finally {
