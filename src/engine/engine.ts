@@ -140,10 +140,12 @@ export class QueueEngine {
             controller,
           ),
         complete: (outcome) => this.completions.add(outcome),
-        beforeRelease: (outcome) =>
-          outcome.kind === 'retry' && outcome.rateLimited
-            ? this.recordSample(outcome.message.queueOwnerId, { rateLimited: outcome.rateLimited, successes: 0 })
-            : Promise.resolve(),
+        beforeRelease: (outcome) => {
+          const owner = outcome.message.queueOwnerId;
+          if (outcome.kind === 'retry' && outcome.rateLimited) return this.recordSample(owner, { rateLimited: outcome.rateLimited, successes: 0 });
+          if (outcome.kind === 'done' && outcome.slowDownMs) return this.recordSample(owner, { slowDownMs: outcome.slowDownMs, successes: 0 });
+          return Promise.resolve();
+        },
         onStarted: (message) => options.metrics.started(message),
       });
       this.dispatchers.set(ownerId, dispatcher);

@@ -22,7 +22,15 @@ export interface NewJobError {
 
 export type Outcome =
   /** Finished, for good or ill: delete it, enqueue what follows, count, keep errors. */
-  | { kind: 'done'; message: ClaimedMessage; followUps: NewMessage[]; delta: JobDelta; errors: NewJobError[] }
+  | {
+      kind: 'done';
+      message: ClaimedMessage;
+      followUps: NewMessage[];
+      delta: JobDelta;
+      errors: NewJobError[];
+      /** The call succeeded but the application asked for a pause this long (ctx.slowDown). */
+      slowDownMs?: number;
+    }
   /**
    * Back to the queue after `delayMs`; `refund` gives back the attempt it used
    * (rate limits under auto-recovery). `rateLimited`: the call drew a rate

@@ -30,6 +30,8 @@ export type AbortReason = 'canceled' | 'shutdown';
 /** A call may take its connection's timeout plus this before the engine gives up on it. */
 const CALL_GRACE_MS = 5000;
 const DEFAULT_CALL_TIMEOUT_MS = 30000;
+/** An application asking for a longer pause than this is taken at this. */
+const MAX_SLOW_DOWN_MS = 15 * 60 * 1000;
 
 class CallTimeout extends TransientError {
   constructor(ms: number) {
@@ -117,6 +119,7 @@ export async function runMessage(deps: RunDeps, message: ClaimedMessage, control
   const log = connectorLogger(deps.logger, { messageId: message.id, jobId: message.jobId, stepId: message.stepId });
   let step: PlannedStep | undefined;
   let autoRecover = false;
+  let slowDownMs: number | undefined;
   try {
     const plan = await deps.plans.plan(message.jobId);
     step = plan.find((s) => s.id === message.stepId);
@@ -132,6 +135,9 @@ export async function runMessage(deps: RunDeps, message: ClaimedMessage, control
       logger: log,
       stepConfig: currentStep.config,
       idempotencyKey: message.idempotencyKey,
+      slowDown: (ms) => {
+        if (Number.isFinite(ms) && ms > 0) slowDownMs = Math.max(slowDownMs ?? 0, Math.min(ms, MAX_SLOW_DOWN_MS));
+      },
     };
     const timeoutMs = Number(connection.config.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS) + CALL_GRACE_MS;
     const result = await withDeadline(call(deps, message, currentStep, ctx, connection.connectorType), timeoutMs, () =>
@@ -148,6 +154,7 @@ export async function runMessage(deps: RunDeps, message: ClaimedMessage, control
       followUps: [...nextPage, ...routed.followUps],
       delta: { ...NO_DELTA, exported: result.exported ? result.records.length : 0, succeeded: routed.succeeded },
       errors: [],
+      slowDownMs,
     };
   } catch (error) {
     if (signal.aborted && signal.reason === 'shutdown') return { kind: 'release', message };

@@ -78,6 +78,25 @@ export async function httpCall(call: HttpCall): Promise<HttpResult> {
   throw new PermanentError(what, `HTTP_${status}`);
 }
 
+/**
+ * How long until the application's limit resets, when a successful response
+ * says it is used up: `RateLimit-Remaining: 0` (IETF draft) or
+ * `X-RateLimit-Remaining: 0`, with `RateLimit-Reset` / `X-RateLimit-Reset` in
+ * seconds from now, or, for the values that can only be one, as a Unix time.
+ */
+export function exhaustedForMs(headers: HttpResult['headers'], now = Date.now()): number | null {
+  const first = (name: string): string | undefined => {
+    const v = headers[name];
+    return Array.isArray(v) ? v[0] : v;
+  };
+  const remaining = first('ratelimit-remaining') ?? first('x-ratelimit-remaining');
+  if (remaining === undefined || Number(remaining) > 0) return null;
+  const reset = Number(first('ratelimit-reset') ?? first('x-ratelimit-reset'));
+  if (!Number.isFinite(reset) || reset < 0) return null;
+  // No sane window is longer than a year; a larger number is an epoch timestamp.
+  return reset > 365 * 24 * 3600 ? Math.max(0, reset * 1000 - now) : Math.round(reset * 1000);
+}
+
 /** The body as JSON; an unreadable body is the application's fault and will not get better on retry. */
 export function parseJson(result: HttpResult, what: string): unknown {
   if (result.text.trim() === '') return null;

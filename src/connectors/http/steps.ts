@@ -1,6 +1,6 @@
 /** The http connector's step calls: export pages, downloads, lookups, imports. */
 import type { ExportStep, DownloadStep, ImportStep, LookupStep, JsonRecord, StepCallContext } from '../sdk';
-import { httpCall, parseJson } from './httpCall';
+import { exhaustedForMs, httpCall, parseJson } from './httpCall';
 import { fillPath, parseFile, recordsAt, type FileFormat } from './records';
 import { joinUrl, requestHeaders } from './requestHeaders';
 import { downloadStepSchema, exportStepSchema, importStepSchema, lookupStepSchema } from './schemas';
@@ -22,10 +22,10 @@ interface ExportConfig {
 
 type Ctx<S> = StepCallContext<HttpConfig, HttpCredentials, S>;
 
-function send(ctx: Ctx<unknown>, method: string, url: URL, body?: unknown, extraHeaders: Record<string, string> = {}) {
+async function send(ctx: Ctx<unknown>, method: string, url: URL, body?: unknown, extraHeaders: Record<string, string> = {}) {
   const headers = { ...requestHeaders(ctx.config, ctx.credentials), ...extraHeaders };
   if (body !== undefined) headers['content-type'] = 'application/json';
-  return httpCall({
+  const result = await httpCall({
     method,
     url,
     headers,
@@ -33,6 +33,10 @@ function send(ctx: Ctx<unknown>, method: string, url: URL, body?: unknown, extra
     timeoutMs: ctx.config.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     signal: ctx.signal,
   });
+  // The API says its limit is used up: wait for its reset rather than draw a 429.
+  const waitMs = exhaustedForMs(result.headers);
+  if (waitMs !== null && waitMs > 0) ctx.slowDown(waitMs);
+  return result;
 }
 
 /** Cursor of page paging: the page number to ask for next. */

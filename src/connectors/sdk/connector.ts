@@ -43,6 +43,12 @@ export interface StepCallContext<Config, Credentials, StepConfig> extends CallCo
   stepConfig: StepConfig;
   /** Unique to this message and the same on every retry of it: send it so the application can deduplicate. */
   idempotencyKey: string;
+  /**
+   * The call succeeded, but the application says its limit is used up for
+   * this long (e.g. RateLimit-Remaining: 0): the whole queue waits that long
+   * instead of drawing a rate-limit error. Optional for a connector to call.
+   */
+  slowDown(waitMs: number): void;
 }
 
 export interface ExportPage {

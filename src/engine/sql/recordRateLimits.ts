@@ -16,6 +16,8 @@ import { notifyQueues } from './enqueueMessages';
 export interface RateLimitSample {
   /** The largest Retry-After among the batch's rate limits; undefined: no rate limit in the batch. */
   rateLimited?: { retryAfterMs: number | null };
+  /** A successful call said the application's limit is used up for this long: pause, nothing more. */
+  slowDownMs?: number;
   successes: number;
 }
 
@@ -23,7 +25,7 @@ export interface LevelChange {
   from: number;
   to: number;
   pauseMs: number | null;
-  reason: 'rate-limited' | 'recovering';
+  reason: 'rate-limited' | 'recovering' | 'limit-exhausted';
 }
 
 export interface RecordedRateLimits {
@@ -51,6 +53,15 @@ export async function recordRateLimits(tx: PoolClient, ownerId: string, sample: 
     [ownerId],
   );
   const row = rows[0];
+  if (row && sample.slowDownMs !== undefined) {
+    // Whatever the policy: waiting for a reset the API announced costs nothing and spares a 429.
+    await tx.query(
+      `UPDATE connection SET paused_until = greatest(coalesce(paused_until, clock_timestamp()), clock_timestamp() + $2::int * interval '1 millisecond')
+        WHERE id = $1`,
+      [ownerId, Math.round(sample.slowDownMs)],
+    );
+    return { change: { from: row.concurrency_level ?? 0, to: row.concurrency_level ?? 0, pauseMs: sample.slowDownMs, reason: 'limit-exhausted' }, recovering: row.auto_recover && (row.concurrency_level ?? 0) < (row.target_concurrency_level ?? 0) };
+  }
   if (!row || !row.auto_recover || row.concurrency_level === null || row.target_concurrency_level === null) {
     return { change: null, recovering: false };
   }
