@@ -21,8 +21,10 @@ const server = http.createServer((req, res) => {
   // Hidden limits (what an API enforces without saying so): `maxInFlight`
   // concurrent imports, or `perSecond` imports per one-second window; beyond
   // them, 429 (with a Retry-After to the window's end for `perSecond`).
-  const maxInFlight = Number(url.searchParams.get('maxInFlight') ?? 0);
-  const perSecond = Number(url.searchParams.get('perSecond') ?? 0);
+  // `limitUntil` (Unix ms): the hidden limits hold until then, then lift.
+  const limitUntil = Number(url.searchParams.get('limitUntil') ?? Infinity);
+  const maxInFlight = Date.now() < limitUntil ? Number(url.searchParams.get('maxInFlight') ?? 0) : 0;
+  const perSecond = Date.now() < limitUntil ? Number(url.searchParams.get('perSecond') ?? 0) : 0;
   if (url.pathname === '/import' && (maxInFlight > 0 || perSecond > 0)) {
     const now = Date.now();
     if (now - windowStart >= 1000) {

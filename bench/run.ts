@@ -261,6 +261,27 @@ const cases: Record<string, (h: Harness) => Promise<Record<string, unknown>>> = 
       share429: +(stats.rejected / (stats.rejected + records)).toFixed(3),
     };
   },
+  async recovery(h) {
+    // A hidden limit of 4 in flight that lifts after 5 s: how long until the level in use is back at its target.
+    const records = 20000;
+    const conn = await autoRecoveringConnection(h, 25);
+    const liftAt = Date.now() + 5000;
+    const flow = await limitedImportFlow(h, conn, records, `latency=20&maxInFlight=4&limitUntil=${liftAt}`);
+    const { runFlow } = await h.gql(`mutation($f: ID!) { runFlow(flowId: $f) { id } }`, { f: flow });
+    let levelAtLift: number | null = null;
+    let regainedAfterMs: number | null = null;
+    while (Date.now() < liftAt + 30000) {
+      const { connection: c } = await h.gql(`query($c: ID!) { connection(id: $c) { concurrencyLevel } }`, { c: conn });
+      if (Date.now() >= liftAt && levelAtLift === null) levelAtLift = c.concurrencyLevel;
+      if (Date.now() >= liftAt && c.concurrencyLevel === 25) {
+        regainedAfterMs = Date.now() - liftAt;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await h.gql(`mutation($j: ID!) { cancelJob(id: $j) { id } }`, { j: runFlow.id });
+    return { case: 'auto-recovery: back to target 25 after a hidden limit of 4 lifts', levelAtLift, regainedAfterMs };
+  },
   async hiddenRate(h) {
     // Auto-recovery against an API that allows 100 imports per one-second window, 429 with Retry-After beyond.
     const records = 1500;
