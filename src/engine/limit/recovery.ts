@@ -6,8 +6,9 @@
  * A rate limit at level L halves the level in use (the contract allows a
  * multiplicative factor; dropping to 1 as integrator.io does cost most of the
  * throughput against a hidden concurrency limit in `npm run bench --
- * hiddenConcurrency`), remembers L − 1 as the highest level known to work
- * (the ceiling), and pauses the whole queue for the API's Retry-After or,
+ * hiddenConcurrency`) and remembers L − 1 as the highest level known to work
+ * (the ceiling); a probe above the ceiling that draws one falls back to the
+ * ceiling. Either way the whole queue pauses the whole queue for the API's Retry-After or,
  * without one, an exponential backoff with jitter (200 ms, 400 ms, … 30 s for
  * rate limits in a row with no success between them).
  *
@@ -69,8 +70,10 @@ export function afterRateLimit(
   return {
     state: {
       ...state,
-      levelInUse: Math.max(1, Math.floor(state.levelInUse / 2)),
-      ceiling: Math.max(1, state.levelInUse - 1),
+      // A failed probe falls back to the ceiling it probed from (known to
+      // work); any other rate limit halves the level.
+      levelInUse: probing ? (state.ceiling as number) : Math.max(1, Math.floor(state.levelInUse / 2)),
+      ceiling: probing ? (state.ceiling as number) : Math.max(1, state.levelInUse - 1),
       successes: 0,
       rateLimitedInARow: inARow,
       roundsAtCeiling: 0,

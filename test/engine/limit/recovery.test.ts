@@ -59,12 +59,13 @@ describe('auto-recovery', () => {
     expect(levels).toEqual([5, 7, 11, 19, 25]);
   });
 
-  it('waits twice as long before the next probe after a probe drew a rate limit, up to a cap', () => {
+  it('falls back to the ceiling when a probe draws a rate limit, and waits twice as long before the next, up to a cap', () => {
     let state = afterRateLimit(initialRecovery(5, 25), null).state;
     const waits: number[] = [];
     for (let i = 0; i < 9; i++) {
       while (state.levelInUse <= (state.ceiling ?? 0)) state = round(state); // up to the probe
       state = afterRateLimit(state, null).state; // the probe fails
+      expect(state).toMatchObject({ levelInUse: 4, ceiling: 4 });
       waits.push(state.probeWaitRounds);
     }
     expect(waits).toEqual([16, 32, 64, 128, 256, 512, 512, 512, 512]);
