@@ -126,6 +126,13 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
     validationRules: [requestSizeRule],
     plugins: [requireViewer, metricsPlugin(metrics), credentialEchoPlugin],
     includeStacktraceInErrorResponses: false,
+    // An unexpected error is the server's, not the client's: log it whole,
+    // answer without PostgreSQL's wording (constraint names, values).
+    formatError: (formatted, error) => {
+      if (formatted.extensions?.code !== 'INTERNAL_SERVER_ERROR') return formatted;
+      logger.error({ err: error, path: formatted.path }, 'unexpected error in a GraphQL operation');
+      return { ...formatted, message: 'internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+    },
     logger: {
       debug: (m) => logger.debug(m),
       info: (m) => logger.info(m),
