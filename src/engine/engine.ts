@@ -167,7 +167,7 @@ export class QueueEngine {
     for (const [owner, count] of successes) void this.recordSample(owner, { successes: count });
   }
 
-  /** Applies one sample to a queue's auto-recovery state; one at a time per process. Never rejects. */
+  /** Applies one sample to a queue's auto-recovery state; success reports one at a time per process. Never rejects. */
   private recordSample(owner: string, sample: RateLimitSample): Promise<void> {
     const run = async (): Promise<void> => {
       const client = await this.pool.connect();
@@ -189,6 +189,10 @@ export class QueueEngine {
         client.release();
       }
     };
+    // A rate limit is urgent: every moment before its pause is recorded, the
+    // queue's other slots may start calls into the same limit. It does not
+    // queue behind success reports (the row lock keeps the two apart).
+    if (sample.rateLimited || sample.slowDownMs !== undefined) return run();
     this.levelAdjustments = this.levelAdjustments.then(run, run);
     return this.levelAdjustments;
   }

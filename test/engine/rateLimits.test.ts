@@ -4,11 +4,9 @@
  * the queue waits out Retry-After, and rateLimit keeps the request rate under
  * its window across any level.
  */
-import { createFlow, createHttpConnection, runFlow, waitForJob } from '../support/flows';
+import { createExportImportFlow, createHttpConnection, runFlow, waitForJob } from '../support/flows';
 import { json, orders, startRecordingApi, type RecordingApi } from '../support/recordingApi';
 import { startTestSluice, type TestSluice } from '../support/sluice';
-
-const PAGING = { type: 'page', pageParam: 'page', pageSizeParam: 'per_page', pageSize: 100 };
 
 describe('rate limits', () => {
   let s: TestSluice;
@@ -29,11 +27,7 @@ describe('rate limits', () => {
 
   async function importFlow(conn: string, records: number): Promise<string> {
     api.options.orders = orders(records);
-    const flow = await createFlow(s, [
-      { kind: 'EXPORT', connectionId: conn, config: { path: '/orders', recordsPath: 'data', paging: PAGING } },
-      { kind: 'IMPORT', connectionId: conn, config: { path: '/import' } },
-    ]);
-    return flow.id;
+    return createExportImportFlow(s, conn);
   }
 
   it('loses no record to a hidden limit of 4 in flight (429 without Retry-After, target 25)', async () => {

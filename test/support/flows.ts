@@ -35,6 +35,18 @@ export async function createFlow(s: TestSluice, steps: StepSpec[], name = 'flow'
   return { id: data.createFlow.id, stepIds: data.createFlow.steps.map((st) => st.id) };
 }
 
+/** The recording API's paging (test/support/recordingApi.ts): GET /orders?page=&per_page=, records under `data`. */
+export const ORDERS_PAGING = { type: 'page', pageParam: 'page', pageSizeParam: 'per_page', pageSize: 100 };
+
+/** A flow that exports the recording API's /orders and imports each record to `importPath`, both through `connectionId`. */
+export async function createExportImportFlow(s: TestSluice, connectionId: string, importPath = '/import'): Promise<string> {
+  const flow = await createFlow(s, [
+    { kind: 'EXPORT', connectionId, config: { path: '/orders', recordsPath: 'data', paging: ORDERS_PAGING } },
+    { kind: 'IMPORT', connectionId, config: { path: importPath } },
+  ]);
+  return flow.id;
+}
+
 export async function runFlow(s: TestSluice, flowId: string): Promise<string> {
   const data = await s.ok<{ runFlow: { id: string } }>(`mutation($id: ID!) { runFlow(flowId: $id) { id } }`, { id: flowId });
   return data.runFlow.id;
