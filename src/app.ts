@@ -63,7 +63,11 @@ export async function startSluice(config: Config, logger: Logger): Promise<Runni
         connectors,
         cipher,
         logger: logger.child({ component: 'engine' }),
-        metrics: createEngineMetrics(metrics.registry, (): Map<string, number> => running.inFlight()),
+        metrics: createEngineMetrics(
+          metrics.registry,
+          (): Map<string, number> => running.inFlight(),
+          (): Promise<Map<string, number>> => running.queuedByOwner(),
+        ),
         leaseMs: config.messageLeaseMs,
       });
       await running.start();

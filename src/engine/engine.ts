@@ -22,7 +22,7 @@ import { runMessage } from './runMessage';
 import { QUEUE_CHANNEL } from './sql/enqueueMessages';
 import { CANCEL_CHANNEL } from './sql/cancelChannel';
 import { extendLeases, requeueExpired } from './sql/leases';
-import { queuesWithWork } from './sql/queuesWithWork';
+import { queuesWithWork, queuedPerOwner } from './sql/queuesWithWork';
 import { recordRateLimits, type RateLimitSample } from './sql/recordRateLimits';
 import type { Outcome } from './outcome';
 
@@ -205,6 +205,12 @@ export class QueueEngine {
   private async heartbeat(): Promise<void> {
     const leases = [...this.dispatchers.values()].flatMap((d) => d.leaseIds());
     await extendLeases(this.pool, leases, this.options.leaseMs);
+  }
+
+  /** Messages waiting, per queue owner, across all processes (for /metrics). */
+  async queuedByOwner(): Promise<Map<string, number>> {
+    if (this.phase === 'stopped') return new Map();
+    return queuedPerOwner(this.pool);
   }
 
   /** Messages of this process running now, per queue owner. */

@@ -9,7 +9,11 @@ export interface EngineMetrics {
   levelChanged(queueOwnerId: string, reason: string): void;
 }
 
-export function createEngineMetrics(registry: Registry, inFlight: () => Map<string, number>): EngineMetrics {
+export function createEngineMetrics(
+  registry: Registry,
+  inFlight: () => Map<string, number>,
+  queued: () => Promise<Map<string, number>>,
+): EngineMetrics {
   const labelNames = ['queue_owner'] as const;
   const startedTotal = new Counter({ name: 'sluice_messages_started_total', help: 'Messages claimed and started', labelNames, registers: [registry] });
   const succeeded = new Counter({ name: 'sluice_messages_succeeded_total', help: 'Messages whose call succeeded', labelNames, registers: [registry] });
@@ -37,6 +41,16 @@ export function createEngineMetrics(registry: Registry, inFlight: () => Map<stri
     help: 'Changes of the level in use by auto-recovery, by reason (rate-limited, recovering)',
     labelNames: ['queue_owner', 'reason'] as const,
     registers: [registry],
+  });
+  new Gauge({
+    name: 'sluice_messages_queued',
+    help: 'Messages waiting in each queue (all processes), read at scrape time',
+    labelNames,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const [owner, n] of await queued()) this.set({ queue_owner: owner }, n);
+    },
   });
   const startedAt = new Map<string, number>();
   return {
