@@ -10,6 +10,8 @@ import type { AddressInfo } from 'node:net';
 let imported = 0;
 let firstRequestAt: number[] = [];
 let rejected = 0;
+/** GET /arrival waits here for the next /orders request (the latency case's long poll). */
+let arrivalWaiters: http.ServerResponse[] = [];
 let importing = 0;
 /** Fixed one-second windows for `perSecond`: the window's start and how many it let through. */
 let windowStart = 0;
@@ -52,7 +54,9 @@ const server = http.createServer((req, res) => {
   req.on('end', () => {
     const answer = (): void => {
       if (url.pathname === '/orders') {
-        firstRequestAt.push(performance.timeOrigin + performance.now());
+        const at = performance.timeOrigin + performance.now();
+        firstRequestAt.push(at);
+        for (const w of arrivalWaiters.splice(0)) w.end(JSON.stringify({ at }));
         const total = Number(url.searchParams.get('total') ?? 0);
         const page = Number(url.searchParams.get('page') ?? 1);
         const per = Number(url.searchParams.get('per_page') ?? 100);
@@ -66,6 +70,10 @@ const server = http.createServer((req, res) => {
         imported++;
         res.writeHead(201, { 'content-type': 'application/json', 'content-length': 2 });
         res.end('{}');
+      } else if (url.pathname === '/arrival') {
+        // A long poll, so that waiting for the request costs the endpoint nothing meanwhile.
+        res.writeHead(200, { 'content-type': 'application/json' });
+        arrivalWaiters.push(res);
       } else if (url.pathname === '/stats') {
         const body = JSON.stringify({ imported, firstRequestAt, rejected });
         firstRequestAt = [];

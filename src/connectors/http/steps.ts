@@ -2,7 +2,7 @@
 import type { ExportStep, DownloadStep, ImportStep, LookupStep, JsonRecord, StepCallContext } from '../sdk';
 import { exhaustedForMs, httpCall, parseJson } from './httpCall';
 import { fillPath, parseFile, recordsAt, type FileFormat } from './records';
-import { joinUrl, requestHeaders } from './requestHeaders';
+import { connectionHeaders, joinUrl } from './requestHeaders';
 import { downloadStepSchema, exportStepSchema, importStepSchema, lookupStepSchema } from './schemas';
 import type { HttpConfig, HttpCredentials } from './types';
 
@@ -23,7 +23,7 @@ interface ExportConfig {
 type Ctx<S> = StepCallContext<HttpConfig, HttpCredentials, S>;
 
 async function send(ctx: Ctx<unknown>, method: string, url: URL, body?: unknown, extraHeaders: Record<string, string> = {}) {
-  const headers = { ...requestHeaders(ctx.config, ctx.credentials), ...extraHeaders };
+  const headers = { ...connectionHeaders(ctx.config, ctx.credentials), ...extraHeaders };
   if (body !== undefined) headers['content-type'] = 'application/json';
   const result = await httpCall({
     method,
