@@ -81,6 +81,7 @@ export async function startSluice(config: Config, logger: Logger): Promise<Runni
         logger,
         metrics,
         serveApi: config.role !== 'worker',
+        connectionInitTimeoutMs: config.connectionInitTimeoutMs,
         isHealthy: async () => {
           if (closing || !database.dataSource.isInitialized) return false;
           try {

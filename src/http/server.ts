@@ -34,6 +34,8 @@ export interface HttpServerOptions {
   isHealthy: () => Promise<boolean>;
   /** false for ROLE=worker: only /healthz and /metrics are served. */
   serveApi: boolean;
+  /** A socket that never sends connection_init is closed (4408) after this. */
+  connectionInitTimeoutMs: number;
 }
 
 export interface RunningHttpServer {
@@ -222,11 +224,13 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
     wsCleanup = useServer<Record<string, unknown> | undefined, { viewer?: Viewer | null; tokenCheck?: NodeJS.Timeout }>(
       {
         schema,
-        // A socket that never sends connection_init is closed (4408) after this.
-        connectionInitWaitTimeout: 10000,
+        connectionInitWaitTimeout: options.connectionInitTimeoutMs,
         onConnect: async (ctx) => {
           const viewer = await viewerFor(services.tokens, ctx.connectionParams?.authorization);
           if (!viewer) return false; // graphql-ws closes with 4403 Forbidden
+          // Closed while the token was looked up (a second connection_init, a
+          // client gone): onClose has run, so a re-check started now would never stop.
+          if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) return false;
           ctx.extra.viewer = viewer;
           // A subscription may outlive its token: a revoked token closes the socket.
           ctx.extra.tokenCheck = setInterval(() => {
