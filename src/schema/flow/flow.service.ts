@@ -135,7 +135,7 @@ export class FlowService {
       if (input.name !== undefined) changes.name = validName('step', input.name);
       let connection = await findOrNotFound(tx, ConnectionRow, 'connection', step.connectionId);
       if (newConnectionId !== undefined && newConnectionId !== step.connectionId) {
-        const next = await findOrNotFound(tx, ConnectionRow, 'connection', newConnectionId);
+        const next = await findOrNotFound(tx, ConnectionRow, 'connection', newConnectionId, 'pessimistic_read');
         if (next.application !== connection.application) {
           throw badUserInput(`a step may only move to a connection of the same application (${connection.application}), not ${next.application}`);
         }
@@ -171,7 +171,7 @@ export class FlowService {
     return this.db.transaction(async (tx) => {
       const flow = await findOrNotFound(tx, FlowRow, 'flow', flowId, 'pessimistic_write');
       const old = await findOrNotFound(tx, ConnectionRow, 'connection', connectionId);
-      const next = await findOrNotFound(tx, ConnectionRow, 'connection', newConnectionId);
+      const next = await findOrNotFound(tx, ConnectionRow, 'connection', newConnectionId, 'pessimistic_read');
       if (old.id === next.id) throw badUserInput('the new connection is the one the steps already use');
       if (old.application !== next.application) {
         throw badUserInput(`connections can only be replaced by one of the same application: ${old.application} is not ${next.application}`);
@@ -211,8 +211,14 @@ export class FlowService {
     return findOrNotFound(tx, StepRow, 'step', id);
   }
 
+  /**
+   * The connection is read FOR SHARE: a deleteConnection (FOR UPDATE) racing
+   * this edit either commits first (then this is NOT_FOUND) or waits for this
+   * commit and then counts the new step (CONFLICT), instead of the step's
+   * foreign key failing as an internal error.
+   */
   private async newStep(tx: EntityManager, flowId: string, position: number, spec: StepSpec, now: Date): Promise<StepRow> {
-    const connection = await findOrNotFound(tx, ConnectionRow, 'connection', spec.connectionId);
+    const connection = await findOrNotFound(tx, ConnectionRow, 'connection', spec.connectionId, 'pessimistic_read');
     return tx.create(StepRow, {
       id: randomUUID(),
       flowId,
