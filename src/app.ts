@@ -16,6 +16,8 @@ import { createMetrics } from './metrics';
 import { LiveUpdates } from './schema/live/liveUpdates';
 import { QueueEngine } from './engine/engine';
 import { createEngineMetrics } from './engine/engineMetrics';
+import { foldQueueTally } from './engine/queueTallyFolding';
+import { typeormQueryable } from './database/typeormQueryable';
 import { buildSluiceSchema } from './schema';
 import { createServices, type Services } from './schema/services';
 
@@ -41,6 +43,7 @@ export async function startSluice(config: Config, logger: Logger): Promise<Runni
   let http: RunningHttpServer | null = null;
   let engine: QueueEngine | null = null;
   let live: LiveUpdates | null = null;
+  const stopFolding = foldQueueTally(typeormQueryable(database.dataSource.manager), logger);
   try {
     if (config.role !== 'worker') {
       live = new LiveUpdates(database.dataSource, database.url, logger.child({ component: 'live' }));
@@ -107,6 +110,7 @@ export async function startSluice(config: Config, logger: Logger): Promise<Runni
         await engine?.stop(config.shutdownGraceMs);
         await server.close();
         await live?.stop();
+        await stopFolding();
         await database.close();
       },
     };
@@ -114,6 +118,7 @@ export async function startSluice(config: Config, logger: Logger): Promise<Runni
     await engine?.stop(0).catch(() => undefined);
     await http?.close().catch(() => undefined);
     await live?.stop().catch(() => undefined);
+    await stopFolding();
     await database.close();
     throw error;
   }

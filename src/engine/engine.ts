@@ -22,7 +22,8 @@ import { runMessage } from './runMessage';
 import { QUEUE_CHANNEL } from './sql/enqueueMessages';
 import { CANCEL_CHANNEL } from './sql/cancelChannel';
 import { extendLeases, requeueExpired } from './sql/leases';
-import { queuesWithWork, queuedPerOwner } from './sql/queuesWithWork';
+import { queuesWithWork } from './sql/queuesWithWork';
+import { queuedPerOwner } from './sql/queueTally';
 import { recordRateLimits, type RateLimitSample } from './sql/recordRateLimits';
 import type { Outcome } from './outcome';
 

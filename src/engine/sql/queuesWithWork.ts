@@ -14,14 +14,3 @@ export async function queuesWithWork(db: Queryable): Promise<string[]> {
   );
   return rows.map((r) => r.id);
 }
-
-/**
- * queuedPerOwner: messages waiting per queue owner, for the Prometheus gauge.
- * A count over the waiting-message index; run once per scrape, not per request.
- */
-export async function queuedPerOwner(db: Queryable): Promise<Map<string, number>> {
-  const { rows } = await db.query<{ queue_owner_id: string; queued: string }>(
-    `SELECT queue_owner_id, count(*) AS queued FROM queue_message WHERE state = 'queued' GROUP BY queue_owner_id`,
-  );
-  return new Map(rows.map((r) => [r.queue_owner_id, Number(r.queued)]));
-}

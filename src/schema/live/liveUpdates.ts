@@ -94,13 +94,11 @@ export class LiveUpdates {
     // Counts per queue owner, then one row per connection: borrowers report their owner's queue.
     const rows: { id: string; owner: string; level: number | null; queued: string; running: string; at: Date }[] = await this.db.query(
       `WITH watched AS (SELECT id, queue_owner_id FROM connection WHERE id = ANY($1::uuid[])),
-            counts AS (
-              SELECT m.queue_owner_id,
-                     count(*) FILTER (WHERE m.state = 'queued')  AS queued,
-                     count(*) FILTER (WHERE m.state = 'running') AS running
-                FROM queue_message m
-               WHERE m.queue_owner_id IN (SELECT queue_owner_id FROM watched)
-               GROUP BY m.queue_owner_id)
+            counts AS (  -- the tally (src/engine/sql/queueTally.ts), not a count over the queue
+              SELECT t.queue_owner_id, sum(t.queued) AS queued, sum(t.running) AS running
+                FROM queue_tally t
+               WHERE t.queue_owner_id IN (SELECT queue_owner_id FROM watched)
+               GROUP BY t.queue_owner_id)
        SELECT w.id, w.queue_owner_id AS owner, o.concurrency_level AS level,
               coalesce(c.queued, 0) AS queued, coalesce(c.running, 0) AS running, clock_timestamp() AS at
          FROM watched w
