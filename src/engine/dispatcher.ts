@@ -27,6 +27,8 @@ export interface DispatcherDeps {
   /** Runs before a finished call's slot is given back (records a rate limit's pause); never rejects. */
   beforeRelease(outcome: Outcome): Promise<void>;
   onStarted(message: ClaimedMessage): void;
+  /** Whether the job was canceled lately: its claimed messages must not start. */
+  isCanceled(jobId: string): boolean;
   logger: Logger;
 }
 
@@ -111,6 +113,9 @@ export class QueueDispatcher {
 
   private start(message: ClaimedMessage): void {
     const controller = new AbortController();
+    // The cancel's NOTIFY may have landed between this claim's commit and now,
+    // when abort() could not see the message yet.
+    if (this.deps.isCanceled(message.jobId)) controller.abort('canceled' satisfies AbortReason);
     this.running.set(message.id, { message, controller });
     this.deps.onStarted(message);
     void this.deps

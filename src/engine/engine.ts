@@ -23,6 +23,7 @@ import { QUEUE_CHANNEL } from './sql/enqueueMessages';
 import { CANCEL_CHANNEL } from './sql/cancelChannel';
 import { extendLeases, requeueExpired } from './sql/leases';
 import { queuesWithWork } from './sql/queuesWithWork';
+import { RecentCancels } from './recentCancels';
 import { queuedPerOwner } from './sql/queueTally';
 import { recordRateLimits, type RateLimitSample } from './sql/recordRateLimits';
 import type { Outcome } from './outcome';
@@ -58,6 +59,7 @@ export class QueueEngine {
   private readonly ownBackends = new Set<number>();
   /** Queues below their auto-recovery target: their successes are reported. */
   private readonly recovering = new Set<string>();
+  private readonly canceledJobs = new RecentCancels();
   private levelAdjustments: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: EngineOptions) {
@@ -100,7 +102,10 @@ export class QueueEngine {
         if (channel === QUEUE_CHANNEL) {
           if (!this.ownBackends.has(senderPid)) this.dispatcherFor(payload)?.wake();
         }
-        else if (channel === CANCEL_CHANNEL) for (const d of this.dispatchers.values()) d.abort('canceled', payload);
+        else if (channel === CANCEL_CHANNEL) {
+          this.canceledJobs.remember(payload);
+          for (const d of this.dispatchers.values()) d.abort('canceled', payload);
+        }
       },
       options.logger,
     );
@@ -148,6 +153,7 @@ export class QueueEngine {
           return Promise.resolve();
         },
         onStarted: (message) => options.metrics.started(message),
+        isCanceled: (jobId) => this.canceledJobs.has(jobId),
       });
       this.dispatchers.set(ownerId, dispatcher);
     }

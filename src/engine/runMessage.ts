@@ -140,6 +140,9 @@ export async function runMessage(deps: RunDeps, message: ClaimedMessage, control
       },
     };
     const timeoutMs = Number(connection.config.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS) + CALL_GRACE_MS;
+    // Canceled while the plan loaded, or before this call started (engine.ts
+    // remembers recent cancels): no request may leave for a canceled job.
+    if (signal.aborted) throw signal.reason;
     const result = await withDeadline(call(deps, message, currentStep, ctx, connection.connectorType), timeoutMs, () =>
       controller.abort('timeout'),
     );

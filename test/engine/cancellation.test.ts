@@ -168,4 +168,34 @@ describe('job cancellation', () => {
     expect(count('/old/import')).toBe(2);
     expect(count('/old/orders')).toBe(1);
   });
+
+  it('starts no call of a job it heard canceled, even when the claim comes after the cancel reached this process', async () => {
+    // The race this covers: a claim commits, then the cancel's NOTIFY arrives
+    // before the dispatcher has started what it claimed. It is staged here by
+    // holding the queue with a pause, saying "canceled" on the channel (as
+    // cancelJob's commit does), then letting the queue go.
+    const conn = await createHttpConnection(s, api.url, { concurrencyLevel: 2, autoRecoverRateLimitErrors: false });
+    const db = new Client({ connectionString: s.databaseUrl });
+    await db.connect();
+    try {
+      await db.query(`UPDATE connection SET paused_until = now() + interval '1 hour' WHERE id = $1`, [conn]);
+      const flow = await createFlow(s, [
+        { kind: 'EXPORT', connectionId: conn, config: { path: '/orders', recordsPath: 'data' } },
+        { kind: 'IMPORT', connectionId: conn, config: { path: '/import' } },
+      ]);
+      const jobId = await runFlow(s, flow.id);
+      await db.query(`SELECT pg_notify('sluice_cancel', $1)`, [jobId]);
+      // A control job in the same queue, not canceled, shows the queue did move.
+      const control = await runFlow(s, flow.id);
+      await new Promise((r) => setTimeout(r, 300)); // the NOTIFY reaches the engine
+      await db.query(`UPDATE connection SET paused_until = NULL WHERE id = $1`, [conn]);
+      await db.query(`SELECT pg_notify('sluice_queue', $1)`, [conn]);
+      expect(await waitForJob(s, control)).toMatchObject({ status: 'COMPLETED', recordsSucceeded: 25 });
+      await waitUntil(async () => (await messagesOf(s, jobId)) === 0, 10000, 'the canceled job’s message to be dropped');
+      // One export page for the control job, none for the canceled one.
+      expect(api.requests.filter((r) => r.path.startsWith('/orders'))).toHaveLength(1);
+    } finally {
+      await db.end();
+    }
+  });
 });
