@@ -38,6 +38,7 @@ interface Running {
 }
 
 const CLAIM_RETRY_MS = 1000;
+const UNEXPECTED_FAILURE_RETRY_MS = 5000;
 
 export class QueueDispatcher {
   private readonly running = new Map<string, Running>();
@@ -120,6 +121,13 @@ export class QueueDispatcher {
     this.deps.onStarted(message);
     void this.deps
       .run(message, controller)
+      .catch((error: unknown): Outcome => {
+        // run() never rejects by contract (runMessage.ts); should it ever, the
+        // message goes back to its queue instead of leaking its slot or
+        // taking the process down with an unhandled rejection.
+        this.deps.logger.error({ err: error, messageId: message.id, queueOwnerId: this.ownerId }, 'running a message failed unexpectedly; it goes back to its queue');
+        return { kind: 'retry', message, delayMs: UNEXPECTED_FAILURE_RETRY_MS, refund: false, reason: 'internal error' };
+      })
       .then(async (outcome) => {
         // A rate limit pauses the queue before the slot is given back, so
         // that no claim in between sends the next message into another 429.
@@ -130,6 +138,7 @@ export class QueueDispatcher {
         this.wake();
         return this.deps.complete(outcome);
       })
+      .catch((error: unknown) => this.deps.logger.error({ err: error, messageId: message.id }, 'recording an outcome failed unexpectedly'))
       .finally(() => {
         const wasFull = this.running.size >= this.deps.maxInFlight;
         this.running.delete(message.id);

@@ -5,7 +5,7 @@
  * an outcome, so no slot leaks and the dispatcher keeps going.
  */
 import type { ConnectorRegistry } from '../connectors/registry';
-import { PermanentError, RateLimitedError, TransientError, type JsonRecord, type StepCallContext } from '../connectors/sdk';
+import { PermanentError, RateLimitedError, TransientError, connectorErrorKind, type JsonRecord, type StepCallContext } from '../connectors/sdk';
 import type { Logger } from '../logger';
 import { connectorLogger } from '../connectors/connectorLogger';
 import type { ConnectorLogger } from '../connectors/sdk';
@@ -162,16 +162,29 @@ export async function runMessage(deps: RunDeps, message: ClaimedMessage, control
   } catch (error) {
     if (signal.aborted && signal.reason === 'shutdown') return { kind: 'release', message };
     if (signal.aborted && signal.reason === 'canceled') return { kind: 'done', message, followUps: [], delta: NO_DELTA, errors: [] };
-    if (!step) return { kind: 'retry', message, delayMs: backoffMs(deps.retry, message.attempts), refund: false, reason: String(error) };
-    return classify(deps, message, step, error, autoRecover, log);
+    if (!step) return { kind: 'retry', message, delayMs: backoffMs(deps.retry, message.attempts), refund: false, reason: describeThrown(error) };
+    try {
+      return classify(deps, message, step, error, autoRecover, log);
+    } catch {
+      // What the plugin threw cannot even be inspected (a throwing getter, a hostile Proxy): still transient.
+      return classify(deps, message, step, new TransientError('the connector threw something that cannot be read', 'PLUGIN_ERROR'), autoRecover, log);
+    }
   }
 }
 
 function classify(deps: RunDeps, message: ClaimedMessage, step: PlannedStep, error: unknown, autoRecover: boolean, log: ConnectorLogger): Outcome {
   const exhausted = message.attempts >= deps.retry.maxAttempts;
-  if (error instanceof PermanentError) return failed(message, step, error.code, error.message);
-  if (error instanceof RateLimitedError) {
-    const delayMs = error.retryAfterMs ?? backoffMs(deps.retry, message.attempts);
+  // By kind, not by class: a plugin's own copy of the SDK makes errors of its own classes.
+  const kind = connectorErrorKind(error);
+  if (kind === 'permanent') {
+    const permanent = error as PermanentError;
+    return failed(message, step, String(permanent.code), describeThrown(permanent));
+  }
+  if (kind === 'rate-limited') {
+    const limited = error as RateLimitedError;
+    const retryAfterMs = typeof limited.retryAfterMs === 'number' && limited.retryAfterMs >= 0 ? limited.retryAfterMs : null;
+    const reason = describeThrown(limited);
+    const delayMs = retryAfterMs ?? backoffMs(deps.retry, message.attempts);
     log.debug('rate limited', { delayMs, autoRecover });
     // Under auto-recovery a rate limit never fails a record: the attempt is
     // given back, and the queue's pause (limit/recovery.ts) decides when the
@@ -180,18 +193,27 @@ function classify(deps: RunDeps, message: ClaimedMessage, step: PlannedStep, err
       return {
         kind: 'retry',
         message,
-        delayMs: error.retryAfterMs ?? FIRST_BACKOFF_MS,
+        delayMs: retryAfterMs ?? FIRST_BACKOFF_MS,
         refund: true,
-        reason: error.message,
-        rateLimited: { retryAfterMs: error.retryAfterMs },
+        reason,
+        rateLimited: { retryAfterMs },
       };
     }
-    if (exhausted) return failed(message, step, 'RATE_LIMITED', error.message);
-    return { kind: 'retry', message, delayMs, refund: false, reason: error.message };
+    if (exhausted) return failed(message, step, 'RATE_LIMITED', reason);
+    return { kind: 'retry', message, delayMs, refund: false, reason };
   }
   // Transient, or anything a plugin threw that is not in the taxonomy: worth another try.
-  const code = error instanceof TransientError ? error.code : 'PLUGIN_ERROR';
-  const reason = error instanceof Error ? error.message : String(error);
+  const code = kind === 'transient' ? String((error as TransientError).code) : 'PLUGIN_ERROR';
+  const reason = describeThrown(error);
   if (exhausted) return failed(message, step, code, `${reason} (gave up after ${message.attempts} attempts)`);
   return { kind: 'retry', message, delayMs: backoffMs(deps.retry, message.attempts), refund: false, reason };
+}
+
+/** What a thrown value says, whatever it is: String() of an object without a prototype throws, and so may a message getter. */
+function describeThrown(error: unknown): string {
+  try {
+    return error instanceof Error ? String(error.message) : String(error);
+  } catch {
+    return 'the connector threw something that cannot be read';
+  }
 }

@@ -15,6 +15,7 @@ export type {
   LookupStep,
   ImportStep,
 } from './connector';
-export { ConnectorError, RateLimitedError, TransientError, PermanentError } from './errors';
+export { ConnectorError, RateLimitedError, TransientError, PermanentError, connectorErrorKind } from './errors';
+export type { ConnectorErrorKind } from './errors';
 export { STEP_KINDS } from './stepKind';
 export type { StepKindName } from './stepKind';
