@@ -72,6 +72,7 @@ export async function startSluice(config: Config, logger: Logger): Promise<Runni
           (): Promise<Map<string, number>> => running.queuedByOwner(),
         ),
         leaseMs: config.messageLeaseMs,
+        maxInFlightPerQueue: config.maxCallsPerQueue,
       });
       await running.start();
       engine = running;

@@ -32,6 +32,8 @@ export interface Config {
   shutdownGraceMs: number;
   /** How long a claimed message is this process's without a heartbeat; a crashed process's messages rerun after it. */
   messageLeaseMs: number;
+  /** The most calls of one queue this process runs at once (burst mode's bound per process). */
+  maxCallsPerQueue: number;
   /** How long a WebSocket may stay open without sending connection_init before it is closed (4408). */
   connectionInitTimeoutMs: number;
 }
@@ -105,6 +107,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: env.LOG_LEVEL || 'info',
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 30000, 0, 3600000),
     messageLeaseMs: integer(env, 'MESSAGE_LEASE_MS', 30000, 1000, 600000),
+    maxCallsPerQueue: integer(env, 'MAX_CALLS_PER_QUEUE', 1000, 1, 100000),
     connectionInitTimeoutMs: integer(env, 'CONNECTION_INIT_TIMEOUT_MS', 10000, 100, 600000),
   };
 }

@@ -23,7 +23,10 @@ describe('engine processes sharing a database', () => {
   let api: RecordingApi;
 
   beforeAll(async () => {
-    s = await startTestSluice({ engine: true });
+    // This process may run at most 2 of the queue's 3 slots, so the third can
+    // only be the worker's: otherwise whichever process frees a slot refills it
+    // in the same claim, and one process can keep the whole level.
+    s = await startTestSluice({ engine: true, env: { MAX_CALLS_PER_QUEUE: '2' } });
     worker = await startSluiceProcess(s);
   });
   afterAll(async () => {
