@@ -3,7 +3,9 @@
  * with the theoretical limit or the target beside the figure.
  *
  *   npm run bench                  every case
- *   npm run bench -- level burst   only the named cases (level, burst, latency, memory)
+ *   npm run bench -- level burst   only the named cases (level, burst, latency, live, hiddenConcurrency,
+ *                                  hiddenRate, recovery, memory, ceiling, apiLoad, apiLoadSplit)
+ *   npm run bench -- --peers       beside graphile-worker (bench/peers.ts)
  */
 import fs from 'node:fs';
 import { createClient } from 'graphql-ws';
@@ -11,6 +13,9 @@ import { Client } from 'pg';
 import WebSocket from 'ws';
 import { enqueueMessages } from '../src/engine/sql/enqueueMessages';
 import { rssMb, startHarness, type Harness } from './harness';
+import { apiLoad, apiLoadSplit, SPLIT_ENV } from './apiLoad';
+import { runPeers } from './peers';
+import { ceiling } from './ceiling';
 
 const FLOW_FIELDS = 'id';
 
@@ -107,7 +112,10 @@ const cases: Record<string, (h: Harness) => Promise<Record<string, unknown>>> = 
     // BENCH_LEVEL_LATENCY_MS=0 shows the engine's own cost per slot cycle.
     const latencyMs = Number(process.env.BENCH_LEVEL_LATENCY_MS ?? 20);
     const conn = await connection(h, 25);
-    const job = await runToEnd(h, await exportImportFlow(h, conn, records, 500, latencyMs));
+    const flow = await exportImportFlow(h, conn, records, 500, latencyMs);
+    const cpuBefore = cpuSeconds(h.sluicePid);
+    const job = await runToEnd(h, flow);
+    const cpuMs = (cpuSeconds(h.sluicePid) - cpuBefore) * 1000;
     const limit = latencyMs > 0 ? 25 / (latencyMs / 1000) : null;
     const rate = throughput(job);
     return {
@@ -119,19 +127,33 @@ const cases: Record<string, (h: Harness) => Promise<Record<string, unknown>>> = 
       littlesLawLimit: limit,
       ofLimit: limit ? +(rate / limit).toFixed(3) : null,
       target: 0.95,
+      sluiceCpuMsPerRecord: +(cpuMs / records).toFixed(3),
     };
   },
   async burst(h) {
     const records = 20000;
     const conn = await connection(h, null);
-    const job = await runToEnd(h, await exportImportFlow(h, conn, records, 1000, 0));
-    return { case: 'burst, zero-latency endpoint, export→import', records, status: job.status, failed: job.recordsFailed, recordsPerSecond: throughput(job), target: 5000 };
+    const flow = await exportImportFlow(h, conn, records, 1000, 0);
+    const cpuBefore = cpuSeconds(h.sluicePid);
+    const job = await runToEnd(h, flow);
+    const cpuMs = (cpuSeconds(h.sluicePid) - cpuBefore) * 1000;
+    return {
+      case: 'burst, zero-latency endpoint, export→import',
+      records,
+      status: job.status,
+      failed: job.recordsFailed,
+      recordsPerSecond: throughput(job),
+      target: 5000,
+      // The server's CPU per record (user + system): what a busy machine cannot blur.
+      sluiceCpuMsPerRecord: +(cpuMs / records).toFixed(3),
+    };
   },
   async latency(h) {
     // Idle queue, 1,000 sequential messages (graphile-worker's perfTest method):
     // from just before the enqueuing transaction starts (the same INSERT and
     // NOTIFY that runFlow and every completion use) to the request's arrival
-    // at the endpoint, i.e. enqueue → claim → connector call on the wire.
+    // at the endpoint, i.e. enqueue (durable commit) → NOTIFY → claim →
+    // connector call on the wire.
     // Then, for reference, the same from before a runFlow mutation is sent.
     const conn = await connection(h, 25);
     const flow = await exportImportFlow(h, conn, 0, 10, 0);
@@ -140,29 +162,25 @@ const cases: Record<string, (h: Harness) => Promise<Record<string, unknown>>> = 
     const stepId: string = f.steps[0].id;
     const db = new Client({ connectionString: h.databaseUrl });
     await db.connect();
-    const arrival = async (): Promise<number> => {
-      for (;;) {
-        const stats = (await (await fetch(`${h.endpointUrl}/stats`)).json()) as { firstRequestAt: number[] };
-        if (stats.firstRequestAt[0] !== undefined) return stats.firstRequestAt[0];
-        await new Promise((r) => setTimeout(r, 1));
-      }
-    };
+    // Asked before the enqueue, answered by the endpoint when the request arrives.
+    const nextArrival = async (): Promise<number> => ((await (await fetch(`${h.endpointUrl}/arrival`)).json()) as { at: number }).at;
     const enqueue: number[] = [];
     for (let i = 0; i < 1000; i++) {
-      await fetch(`${h.endpointUrl}/stats`);
+      const arrival = nextArrival();
+      await new Promise((r) => setTimeout(r, 2)); // the long poll is in place
       const sent = performance.timeOrigin + performance.now();
-      await db.query('BEGIN');
+      // One autocommitted statement (INSERT + NOTIFY), as graphile-worker's add_job is.
       await enqueueMessages(db, [{ connectionId: conn, jobId: runFlow.id, stepId, payload: { kind: 'page', cursor: null } }]);
-      await db.query('COMMIT');
-      enqueue.push((await arrival()) - sent);
+      enqueue.push((await arrival) - sent);
     }
     await db.end();
     const viaApi: number[] = [];
     for (let i = 0; i < 200; i++) {
-      await fetch(`${h.endpointUrl}/stats`);
+      const arrival = nextArrival();
+      await new Promise((r) => setTimeout(r, 2));
       const sent = performance.timeOrigin + performance.now();
       await h.gql(`mutation($f: ID!) { runFlow(flowId: $f) { id } }`, { f: flow });
-      viaApi.push((await arrival()) - sent);
+      viaApi.push((await arrival) - sent);
     }
     enqueue.sort((a, b) => a - b);
     viaApi.sort((a, b) => a - b);
@@ -324,18 +342,49 @@ const cases: Record<string, (h: Harness) => Promise<Record<string, unknown>>> = 
       await new Promise((r) => setTimeout(r, 200));
     }
     peak = Math.max(peak, rssMb(h.sluicePid));
+    // With the queue full: what one queueSize/inFlight read costs (a sum over the tally, not a count of the queue).
+    const reads: number[] = [];
+    for (let i = 0; i < 100; i++) {
+      const started = performance.now();
+      await h.gql(`query($c: ID!) { connection(id: $c) { queueSize inFlight } }`, { c: conn });
+      reads.push(performance.now() - started);
+    }
+    reads.sort((a, b) => a - b);
+    // For comparison, what counting the queue itself costs (how queueSize was read before queue_tally).
+    const db = new Client({ connectionString: h.databaseUrl });
+    await db.connect();
+    const counts: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const started = performance.now();
+      await db.query(`SELECT count(*) FROM queue_message WHERE queue_owner_id = $1 AND state = 'queued'`, [conn]);
+      counts.push(performance.now() - started);
+    }
+    await db.end();
+    counts.sort((a, b) => a - b);
     await h.gql(`mutation($j: ID!) { cancelJob(id: $j) { id } }`, { j: runFlow.id });
-    return { case: '100,000 queued messages: Sluice server memory', queued, peakRssMb: peak, limitMb: 300 };
+    return {
+      case: '100,000 queued messages: Sluice server memory',
+      queued,
+      peakRssMb: peak,
+      limitMb: 300,
+      queueSizeReadP50Ms: +percentile(reads, 50).toFixed(2),
+      queueSizeReadP95Ms: +percentile(reads, 95).toFixed(2),
+      countOfQueueP50Ms: +percentile(counts, 50).toFixed(2),
+    };
   },
+  ceiling: (h) => ceiling(h.endpointUrl),
+  apiLoad,
+  apiLoadSplit,
 };
 
 /**
  * The live case runs the API without the engine, so that every enqueued
  * message stays queued and each one is a change a subscriber must be told of.
  */
-const CASE_ENV: Record<string, Record<string, string>> = { live: { ROLE: 'api' } };
+const CASE_ENV: Record<string, Record<string, string>> = { live: { ROLE: 'api' }, apiLoadSplit: SPLIT_ENV };
 
 async function main(): Promise<void> {
+  if (process.argv.includes('--peers')) return runPeers(cases.latency!);
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
   const names = wanted.length > 0 ? wanted : Object.keys(cases);
   for (const name of names) {

@@ -1,0 +1,110 @@
+/**
+ * One graphile-worker process of the peer benchmark (bench/graphileWorker.ts
+ * starts it with an IPC channel), doing what graphile-worker's own perfTest
+ * does (graphile/worker perfTest/run.js, latencyTest.js):
+ *
+ *   drain     `runOnce` with a no-op task: works until no job is left, then
+ *             exits, like perfTest's `graphile-worker --once -j 24 -m 25`.
+ *   latency   one worker (concurrency 1) in this process; 1,000 sequential
+ *             jobs, each added with add_job and awaited; the time from just
+ *             before add_job to the task's start.
+ *
+ * Environment: DATABASE_URL; CONCURRENCY (drain); BATCHED=1 (drain) applies
+ * perfTest/graphile.config.js: a local queue of 500 jobs fetched at once and
+ * completions batched (completeJobBatchDelay 0), graphile-worker's fast path.
+ *
+ * It says {ready} once loaded and connected, waits for {go}, then reports
+ * {done, jobs, cpuMs} (drain: the CPU this process used meanwhile) or {latencies} (latency) and exits.
+ */
+import { Logger, runMigrations, runOnce, runTaskList, type TaskList } from 'graphile-worker';
+import { Pool } from 'pg';
+
+type Message = { ready: true } | { done: true; jobs: number; cpuMs: number } | { latencies: number[] };
+
+function send(message: Message): Promise<void> {
+  return new Promise((resolve, reject) => process.send!(message, undefined, {}, (e) => (e ? reject(e) : resolve())));
+}
+
+function go(): Promise<void> {
+  return new Promise((resolve) => process.once('message', () => resolve()));
+}
+
+// graphile-worker logs every job at info (perfTest silences it with NO_LOG_SUCCESS); keep warnings and errors.
+const logger = new Logger(() => (level, message) => {
+  if (level === 'error' || level === 'warning') process.stderr.write(`graphile-worker ${level}: ${message}\n`);
+});
+
+const connectionString = process.env.DATABASE_URL as string;
+
+async function drain(): Promise<void> {
+  const concurrency = Number(process.env.CONCURRENCY ?? 24);
+  const preset = process.env.BATCHED
+    ? { worker: { localQueue: { size: 500, refetchDelay: { durationMs: 10 } }, completeJobBatchDelay: 0, failJobBatchDelay: 0 } }
+    : {};
+  let jobs = 0;
+  const taskList: TaskList = {
+    noop: () => {
+      jobs++;
+    },
+  };
+  // Schema check and module loading before the clock starts (perfTest subtracts a startup run instead).
+  await runMigrations({ connectionString, logger });
+  await send({ ready: true });
+  await go();
+  const cpu = process.cpuUsage();
+  await runOnce({ connectionString, concurrency, maxPoolSize: concurrency + 1, taskList, logger, noHandleSignals: true, preset });
+  const used = process.cpuUsage(cpu);
+  await send({ done: true, jobs, cpuMs: (used.user + used.system) / 1000 });
+}
+
+async function latency(): Promise<void> {
+  const samples = 1000;
+  const pool = new Pool({ connectionString });
+  const startedAt = new Map<number, number>();
+  const latencies: number[] = [];
+  const waiters = new Map<number, () => void>();
+  const taskList: TaskList = {
+    latency: (payload) => {
+      const { id } = payload as { id: number };
+      const start = startedAt.get(id);
+      if (start !== undefined) latencies.push(performance.now() - start);
+      waiters.get(id)?.();
+    },
+  };
+  const workers = runTaskList({ concurrency: 1, logger, noHandleSignals: true }, taskList, pool);
+  // perfTest's warm-up: 100 jobs, then a pause to settle.
+  await pool.query(`SELECT graphile_worker.add_job('latency', json_build_object('id', -i)) FROM generate_series(1, 100) i`);
+  for (;;) {
+    const { rows } = await pool.query<{ n: string }>(
+      `SELECT count(*) AS n FROM graphile_worker._private_jobs WHERE task_id = (SELECT id FROM graphile_worker._private_tasks WHERE identifier = 'latency')`,
+    );
+    if (Number(rows[0]?.n) === 0) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await new Promise((r) => setTimeout(r, 1000));
+  await send({ ready: true });
+  await go();
+  const client = await pool.connect();
+  try {
+    for (let id = 0; id < samples; id++) {
+      const started = new Promise<void>((resolve) => waiters.set(id, resolve));
+      startedAt.set(id, performance.now());
+      await client.query(`SELECT graphile_worker.add_job('latency', json_build_object('id', $1::int))`, [id]);
+      await started;
+    }
+  } finally {
+    client.release();
+  }
+  await workers.gracefulShutdown();
+  await pool.end();
+  await send({ latencies });
+}
+
+const mode = process.argv[2];
+(mode === 'latency' ? latency() : drain()).then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`${String(error instanceof Error ? error.stack : error)}\n`);
+    process.exit(1);
+  },
+);
