@@ -42,10 +42,14 @@ async function closedLoop(origin: string, path: string, total: number, concurren
 export async function ceiling(endpointUrl: string): Promise<Record<string, unknown>> {
   const burst = await closedLoop(endpointUrl, '/import', 20000, 100);
   const level = await closedLoop(endpointUrl, '/import?latency=20', 5000, 25);
+  // The hidden-limit case's ideal: exactly 4 in flight against the same 20 ms endpoint.
+  const four = await closedLoop(endpointUrl, '/import?latency=20', 1000, 4);
   return {
     case: 'ceiling: the bench endpoint driven by a bare HTTP client (no Sluice, no database)',
     zeroLatencyRequestsPerSecond: burst,
     level25At20msRequestsPerSecond: level,
     level25At20msOfLittlesLaw: +(level / 1250).toFixed(3),
+    level4At20msRequestsPerSecond: four,
+    level4At20msOfLittlesLaw: +(four / 200).toFixed(3),
   };
 }
