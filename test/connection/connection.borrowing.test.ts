@@ -7,7 +7,7 @@
  * The server runs no engine (ROLE=api), so messages put into queue_message
  * stay exactly as the test left them.
  */
-import { codeOf, startTestSluice, type TestSluice } from '../support/sluice';
+import { codeOf, useTestSluice } from '../support/sluice';
 import {
   APP,
   MALFORMED_ID,
@@ -29,14 +29,7 @@ import {
   type ConnectionView,
 } from './connectionApi';
 
-let s: TestSluice;
-
-beforeAll(async () => {
-  s = await startTestSluice({ engine: false });
-});
-afterAll(async () => {
-  await s.close();
-});
+const s = useTestSluice({ engine: false });
 
 /** Three connections to one application, none borrowing; a, b, c each with its own policy. */
 async function three(tag: string): Promise<{ a: ConnectionView; b: ConnectionView; c: ConnectionView }> {

@@ -4,7 +4,7 @@
  * Levels stay within 1..maxConcurrencyLevel; a borrower has no policy of its
  * own to set; a rejected request changes nothing.
  */
-import { codeOf, startTestSluice, type TestSluice } from '../support/sluice';
+import { codeOf, useTestSluice } from '../support/sluice';
 import {
   MALFORMED_ID,
   NO_SUCH_ID,
@@ -17,14 +17,7 @@ import {
   world,
 } from './connectionApi';
 
-let s: TestSluice;
-
-beforeAll(async () => {
-  s = await startTestSluice();
-});
-afterAll(async () => {
-  await s.close();
-});
+const s = useTestSluice();
 
 describe('setConcurrency', () => {
   it('sets a fixed level from 1 to maxConcurrencyLevel without auto-recovery', async () => {

@@ -4,7 +4,7 @@
  * `application` from baseUrl, left-out fields stay, and a rejected mutation
  * changes nothing.
  */
-import { codeOf, startTestSluice, type TestSluice } from '../support/sluice';
+import { codeOf, useTestSluice } from '../support/sluice';
 import {
   APP,
   MALFORMED_ID,
@@ -21,14 +21,7 @@ import {
   world,
 } from './connectionApi';
 
-let s: TestSluice;
-
-beforeAll(async () => {
-  s = await startTestSluice();
-});
-afterAll(async () => {
-  await s.close();
-});
+const s = useTestSluice();
 
 describe('createConnection', () => {
   it('stores an http connection with its config, and lists it', async () => {

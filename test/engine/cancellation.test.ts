@@ -6,7 +6,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { Client } from 'pg';
-import { startTestSluice, type TestSluice } from '../support/sluice';
+import { useTestSluice } from '../support/sluice';
 import { createFlow, createHttpConnection, getJob, messagesOf, runFlow, waitForJob, waitUntil } from '../support/flows';
 import { holdUnlessAborted, json, orders, startRecordingApi, type RecordingApi } from '../support/recordingApi';
 
@@ -15,15 +15,8 @@ const PAGING = { type: 'page', pageParam: 'page', pageSizeParam: 'per_page', pag
 const HOLD_MS = 60000;
 
 describe('job cancellation', () => {
-  let s: TestSluice;
+  const s = useTestSluice({ engine: true });
   let api: RecordingApi;
-
-  beforeAll(async () => {
-    s = await startTestSluice({ engine: true });
-  });
-  afterAll(async () => {
-    await s.close();
-  });
   beforeEach(async () => {
     api = await startRecordingApi({ orders: orders(25) });
   });

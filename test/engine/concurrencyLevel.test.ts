@@ -2,25 +2,16 @@
  * A fixed level (auto-recovery off) is a hard ceiling on the calls a queue has
  * in flight at the external application, and the engine actually uses it all.
  */
-import { startTestSluice, type TestSluice } from '../support/sluice';
+import { useTestSluice } from '../support/sluice';
 import { createFlow, createHttpConnection, runFlow, waitForJob } from '../support/flows';
 import { orders, startRecordingApi, type RecordingApi } from '../support/recordingApi';
 
 const isImport = (p: string): boolean => p.startsWith('/import');
 
 describe('queue concurrency level', () => {
-  let s: TestSluice;
+  const s = useTestSluice({ engine: true });
   let api: RecordingApi;
-
-  beforeAll(async () => {
-    s = await startTestSluice({ engine: true });
-  });
-  afterAll(async () => {
-    await s.close();
-  });
-  afterEach(async () => {
-    await api.close();
-  });
+  afterEach(() => api.close());
 
   // Enough records that the queue stays longer than the level for a while.
   it.each([

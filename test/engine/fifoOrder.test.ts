@@ -3,20 +3,13 @@
  * records in export order, and one job's queued messages before those of a
  * job run later through the same connection.
  */
-import { startTestSluice, type TestSluice } from '../support/sluice';
+import { useTestSluice } from '../support/sluice';
 import { createFlow, createHttpConnection, runFlow, waitForJob, waitUntil } from '../support/flows';
 import { orders, startRecordingApi, type RecordingApi } from '../support/recordingApi';
 
 describe('queue FIFO order', () => {
-  let s: TestSluice;
+  const s = useTestSluice({ engine: true });
   let api: RecordingApi;
-
-  beforeAll(async () => {
-    s = await startTestSluice({ engine: true });
-  });
-  afterAll(async () => {
-    await s.close();
-  });
   beforeEach(async () => {
     api = await startRecordingApi({ latencyMs: 15 });
   });

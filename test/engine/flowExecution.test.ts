@@ -1,19 +1,12 @@
-import { startTestSluice, type TestSluice } from '../support/sluice';
+import { useTestSluice } from '../support/sluice';
 import { createFlow, createHttpConnection, runFlow, waitForJob } from '../support/flows';
 import { orders, startRecordingApi, type RecordingApi } from '../support/recordingApi';
 
 const PAGING = { type: 'page', pageParam: 'page', pageSizeParam: 'per_page', pageSize: 10 };
 
 describe('flow execution', () => {
-  let s: TestSluice;
+  const s = useTestSluice({ engine: true, env: { SHUTDOWN_GRACE_MS: '1000' } });
   let api: RecordingApi;
-
-  beforeAll(async () => {
-    s = await startTestSluice({ engine: true, env: { SHUTDOWN_GRACE_MS: '1000' } });
-  });
-  afterAll(async () => {
-    await s.close();
-  });
   beforeEach(async () => {
     api = await startRecordingApi();
   });

@@ -4,22 +4,15 @@
  * downloaded files, lookups merged into records, batched imports, and the
  * connection's headers and credentials on every request.
  */
-import { startTestSluice, type TestSluice } from '../support/sluice';
+import { useTestSluice } from '../support/sluice';
 import { createFlow, createHttpConnection, runFlow, waitForJob, type ConnectionOptions, type StepSpec } from '../support/flows';
 import { json, orders, startRecordingApi, type RecordingApi } from '../support/recordingApi';
 
 const PAGING = { type: 'page', pageParam: 'page', pageSizeParam: 'per_page', pageSize: 10 };
 
 describe('http connector steps', () => {
-  let s: TestSluice;
+  const s = useTestSluice({ engine: true });
   let api: RecordingApi;
-
-  beforeAll(async () => {
-    s = await startTestSluice({ engine: true });
-  });
-  afterAll(async () => {
-    await s.close();
-  });
   beforeEach(async () => {
     api = await startRecordingApi();
   });

@@ -7,7 +7,7 @@
  * counts always add up and every failed record is a JobError.
  */
 import type { ServerResponse } from 'node:http';
-import { startTestSluice, type TestSluice } from '../support/sluice';
+import { useTestSluice } from '../support/sluice';
 import { createFlow, createHttpConnection, runFlow, waitForJob, type ConnectionOptions, type JobView } from '../support/flows';
 import { json, orders, startRecordingApi, type RecordingApi } from '../support/recordingApi';
 import type { ReceivedRequest } from '../support/fakeApi';
@@ -15,15 +15,8 @@ import type { ReceivedRequest } from '../support/fakeApi';
 const PAGING = { type: 'page', pageParam: 'page', pageSizeParam: 'per_page', pageSize: 10 };
 
 describe('retries and failures', () => {
-  let s: TestSluice;
+  const s = useTestSluice({ engine: true });
   let api: RecordingApi;
-
-  beforeAll(async () => {
-    s = await startTestSluice({ engine: true });
-  });
-  afterAll(async () => {
-    await s.close();
-  });
   beforeEach(async () => {
     api = await startRecordingApi();
   });

@@ -7,7 +7,7 @@
  * request that hangs keeps its slot until its timeout ends it. Each test ends
  * on the fault suite's invariants (./invariants.ts).
  */
-import { startTestSluice, type TestSluice } from '../support/sluice';
+import { useTestSluice } from '../support/sluice';
 import { createFlow, createHttpConnection, runFlow, waitForJob, type JobView } from '../support/flows';
 import { orders, startRecordingApi, type EndpointFault, type RecordingApi } from '../support/recordingApi';
 import type { ReceivedRequest } from '../support/fakeApi';
@@ -17,18 +17,9 @@ const PAGING = { type: 'page', pageParam: 'page', pageSizeParam: 'per_page', pag
 const idsOf = (n: number): number[] => orders(n).map((o) => o.id as number);
 
 describe('endpoint faults', () => {
-  let s: TestSluice;
+  const s = useTestSluice({ engine: true });
   let api: RecordingApi;
-
-  beforeAll(async () => {
-    s = await startTestSluice({ engine: true });
-  });
-  afterAll(async () => {
-    await s.close();
-  });
-  afterEach(async () => {
-    await api.close();
-  });
+  afterEach(() => api.close());
 
   async function exportImport(records: number, level: number, config: Record<string, unknown> = {}): Promise<JobView> {
     api.options.orders = orders(records);

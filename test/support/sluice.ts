@@ -96,3 +96,25 @@ export async function startTestSluice(options: TestSluiceOptions = {}): Promise<
 export function codeOf(response: GraphQLResponse): string | undefined {
   return response.errors?.[0]?.extensions?.code;
 }
+
+/**
+ * One Sluice for the enclosing describe block (or file): started before its
+ * tests, closed after them. Returns a stand-in that forwards to the running
+ * server, so tests write `s.ok(...)` as with startTestSluice's result; it may
+ * only be used inside tests and hooks, once the server has started.
+ */
+export function useTestSluice(options: TestSluiceOptions = {}): TestSluice {
+  let running: TestSluice | undefined;
+  beforeAll(async () => {
+    running = await startTestSluice(options);
+  });
+  afterAll(async () => {
+    await running?.close();
+  });
+  return new Proxy({} as TestSluice, {
+    get(_target, key) {
+      if (!running) throw new Error('useTestSluice: the server is used before its beforeAll has started it');
+      return running[key as keyof TestSluice];
+    },
+  });
+}
