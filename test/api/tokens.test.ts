@@ -189,4 +189,34 @@ describe('BOOTSTRAP_ADMIN_TOKEN', () => {
       await restarted.close();
     }
   });
+
+  it('stops working at once in the process that revoked it, and within a second in another', async () => {
+    const token = await createToken(s, 'shared', 'MONITOR');
+    const other = await startSluice(
+      loadConfig({ DATABASE_URL: s.databaseUrl, CREDENTIALS_KEY: s.credentialsKey, PORT: '0', ROLE: 'api' }),
+      createLogger('silent'),
+    );
+    const viewerThere = async (): Promise<string | undefined> => {
+      const response = await fetch(`${other.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token.secret}` },
+        body: JSON.stringify({ query: `{ viewer { role } }` }),
+      });
+      const body = (await response.json()) as { data?: { viewer: { role: string } }; errors?: { extensions?: { code?: string } }[] };
+      return body.errors?.[0]?.extensions?.code ?? body.data?.viewer.role;
+    };
+    try {
+      // Both processes have seen (and may have cached) the live token.
+      expect(await s.ok(`{ viewer { role } }`, {}, token.secret)).toEqual({ viewer: { role: 'MONITOR' } });
+      expect(await viewerThere()).toBe('MONITOR');
+      await s.ok(`mutation($id: ID!) { revokeApiToken(id: $id) }`, { id: token.token.id });
+      const revokedAt = Date.now();
+      expect(codeOf(await s.gql(`{ viewer { role } }`, {}, token.secret))).toBe('UNAUTHENTICATED');
+      await waitUntil(async () => (await viewerThere()) === 'UNAUTHENTICATED', 5000, 'the other process to refuse the token');
+      // Its cache holds a token for a second at most (src/schema/token/token.service.ts), plus a loaded machine's slack.
+      expect(Date.now() - revokedAt).toBeLessThan(3000);
+    } finally {
+      await other.close();
+    }
+  });
 });

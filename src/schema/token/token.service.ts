@@ -19,20 +19,45 @@ export function hashSecret(secret: string): Buffer {
   return createHash('sha256').update(secret, 'utf8').digest();
 }
 
+/**
+ * How long this process trusts a token it has looked up. Every request
+ * authenticates, and the lookup was a database round trip per request; a
+ * revocation made in this process clears its entry at once, one made in
+ * another process is seen here within this time.
+ */
+const VIEWER_CACHE_MS = 1000;
+const VIEWER_CACHE_MAX = 10000;
+
 export class TokenService {
+  /** Live tokens by the hex SHA-256 of their secret (never the secret itself), with when they were read. */
+  private readonly viewers = new Map<string, { viewer: Viewer; at: number }>();
+
   constructor(private readonly db: DataSource) {}
 
   /** The viewer a bearer secret stands for, or null when it names no live token. */
   async authenticate(secret: string): Promise<Viewer | null> {
+    const hash = hashSecret(secret);
+    const key = hash.toString('hex');
+    const now = Date.now();
+    const cached = this.viewers.get(key);
+    if (cached && now - cached.at < VIEWER_CACHE_MS) return cached.viewer;
+    const viewer = await this.lookUp(hash, now);
+    if (viewer) {
+      if (this.viewers.size >= VIEWER_CACHE_MAX) this.viewers.clear();
+      this.viewers.set(key, { viewer, at: now });
+    } else this.viewers.delete(key);
+    return viewer;
+  }
+
+  private async lookUp(hash: Buffer, now: number): Promise<Viewer | null> {
     // Plain SQL on the unique index: this runs on every request, and TypeORM's
     // query builder cost more than the query (`npm run bench -- apiLoad`).
     const rows: { id: string; name: string; role: RoleName; last_used_at: Date | null }[] = await this.db.query(
       `SELECT id, name, role, last_used_at FROM api_token WHERE secret_hash = $1 AND revoked_at IS NULL`,
-      [hashSecret(secret)],
+      [hash],
     );
     const row = rows[0];
     if (!row) return null;
-    const now = Date.now();
     if (!row.last_used_at || now - row.last_used_at.getTime() > LAST_USED_RESOLUTION_MS) {
       void this.db.query(`UPDATE api_token SET last_used_at = $2 WHERE id = $1`, [row.id, new Date(now)]).catch(() => undefined);
     }
@@ -65,13 +90,16 @@ export class TokenService {
   }
 
   async revoke(id: string): Promise<boolean> {
-    return this.db.transaction(async (tx) => {
+    await this.db.transaction(async (tx) => {
       const row = await findOrNotFound(tx, ApiTokenRow, 'API token', id, 'pessimistic_write');
       // A revoked token is gone from every list: revoking it again names nothing.
       if (row.revokedAt !== null) throw notFound('API token', id);
       await tx.update(ApiTokenRow, { id }, { revokedAt: new Date() });
-      return true;
     });
+    // After the commit: a request read between a forget inside the
+    // transaction and the commit would have cached the token again.
+    for (const [key, { viewer }] of this.viewers) if (viewer.tokenId === id) this.viewers.delete(key);
+    return true;
   }
 
   /** BOOTSTRAP_ADMIN_TOKEN: a live ADMINISTER token with this secret exists after start. */
