@@ -66,6 +66,21 @@ describe('Subscription.queueSize', () => {
     live.unsubscribe();
   });
 
+  it('includes, when connectionIds is omitted, a connection created after subscribing', async () => {
+    const live = record<QueueStatsEvent>(client, QUEUE_SIZE_ALL, {}, 'queueSize');
+    await live.waitUntil(() => live.events.length > 0, 1000, 'the first events');
+    const later = await createHttpConnection(s, api.url, { name: 'created later', concurrencyLevel: 2, autoRecoverRateLimitErrors: false });
+    const job = await waitForJob(s, await runFlow(s, await exportImportFlow(later, 'later-flow')));
+    expect(job).toMatchObject({ status: 'COMPLETED', recordsSucceeded: 60 });
+    // Its work shows up, and its drained state is the last it is told.
+    await live.waitUntil(() => live.events.some((e) => e.value.connectionId === later && e.value.inFlight > 0), 5000, 'the new connection at work');
+    await live.waitUntil(() => {
+      const mine = live.events.filter((e) => e.value.connectionId === later);
+      return mine.length > 0 && drained(mine[mine.length - 1]!.value);
+    }, 5000, 'the new connection drained');
+    live.unsubscribe();
+  });
+
   it('reports a borrower’s queue owner and the owner’s numbers', async () => {
     const owner = await createHttpConnection(s, api.url, { name: 'owner', concurrencyLevel: 2, autoRecoverRateLimitErrors: false });
     const borrower = await createHttpConnection(s, api.url, { name: 'borrower', borrowConcurrencyFromId: owner });

@@ -34,6 +34,8 @@ type JobListener = (job: JobRow) => void;
 
 export class LiveUpdates {
   private readonly queueListeners = new Map<string, Set<QueueListener>>();
+  /** Subscribers to every connection, including those created after they subscribed. */
+  private readonly allQueuesListeners = new Set<QueueListener>();
   private readonly jobListeners = new Map<string, Set<JobListener>>();
   private readonly dirtyJobs = new Set<string>();
   private queuesDirty = false;
@@ -54,7 +56,7 @@ export class LiveUpdates {
       [QUEUE_CHANNEL, JOB_CHANNEL],
       (channel, payload) => {
         if (channel === JOB_CHANNEL && this.jobListeners.has(payload)) this.dirtyJobs.add(payload);
-        else if (channel === QUEUE_CHANNEL) this.queuesDirty = this.queueListeners.size > 0;
+        else if (channel === QUEUE_CHANNEL) this.queuesDirty = this.watchingQueues();
         else return;
         this.scheduleFlush();
       },
@@ -65,8 +67,8 @@ export class LiveUpdates {
   async start(): Promise<void> {
     await this.notifications.start();
     this.refreshTimer = setInterval(() => {
-      if (this.queueListeners.size === 0 && this.jobListeners.size === 0) return;
-      this.queuesDirty = this.queueListeners.size > 0;
+      if (!this.watchingQueues() && this.jobListeners.size === 0) return;
+      this.queuesDirty = this.watchingQueues();
       for (const id of this.jobListeners.keys()) this.dirtyJobs.add(id);
       this.scheduleFlush();
     }, REFRESH_MS);
@@ -80,6 +82,16 @@ export class LiveUpdates {
     await this.notifications.stop();
   }
 
+  private watchingQueues(): boolean {
+    return this.queueListeners.size > 0 || this.allQueuesListeners.size > 0;
+  }
+
+  /** Every connection's snapshots, those of connections created later included. */
+  watchAllQueues(listener: QueueListener): () => void {
+    this.allQueuesListeners.add(listener);
+    return () => void this.allQueuesListeners.delete(listener);
+  }
+
   watchQueue(connectionId: string, listener: QueueListener): () => void {
     return this.add(this.queueListeners, connectionId, listener);
   }
@@ -88,12 +100,12 @@ export class LiveUpdates {
     return this.add(this.jobListeners, jobId, listener);
   }
 
-  /** The numbers of these connections' queues now. */
-  async queueSnapshots(connectionIds: string[]): Promise<QueueSnapshot[]> {
-    if (connectionIds.length === 0) return [];
+  /** The numbers of these connections' queues now (null: of every connection). */
+  async queueSnapshots(connectionIds: string[] | null): Promise<QueueSnapshot[]> {
+    if (connectionIds !== null && connectionIds.length === 0) return [];
     // Counts per queue owner, then one row per connection: borrowers report their owner's queue.
     const rows: { id: string; owner: string; level: number | null; queued: string; running: string; at: Date }[] = await this.db.query(
-      `WITH watched AS (SELECT id, queue_owner_id FROM connection WHERE id = ANY($1::uuid[])),
+      `WITH watched AS (SELECT id, queue_owner_id FROM connection WHERE $1::uuid[] IS NULL OR id = ANY($1::uuid[])),
             counts AS (  -- the tally (src/engine/sql/queueTally.ts), not a count over the queue
               SELECT t.queue_owner_id, sum(t.queued) AS queued, sum(t.running) AS running
                 FROM queue_tally t
@@ -152,8 +164,10 @@ export class LiveUpdates {
   private async flush(): Promise<void> {
     if (this.queuesDirty) {
       this.queuesDirty = false;
-      for (const snapshot of await this.queueSnapshots([...this.queueListeners.keys()])) {
+      const ids = this.allQueuesListeners.size > 0 ? null : [...this.queueListeners.keys()];
+      for (const snapshot of await this.queueSnapshots(ids)) {
         for (const listener of this.queueListeners.get(snapshot.connectionId) ?? []) listener(snapshot);
+        for (const listener of this.allQueuesListeners) listener(snapshot);
       }
     }
     if (this.dirtyJobs.size > 0) {

@@ -21,16 +21,12 @@ function live(ctx: RequestContext): LiveUpdates {
 
 async function queueStream(ctx: RequestContext, requested: string[] | null | undefined): Promise<EventStream<QueueSnapshot>> {
   const hub = live(ctx);
-  let ids: string[];
-  if (requested == null) {
-    ids = (await ctx.services.connections.list()).map((c) => c.id);
-  } else {
-    ids = [...new Set(requested)];
-    const bad = ids.find((id) => !isWellFormedId(id));
-    if (bad !== undefined) throw notFound('connection', bad);
-  }
+  // Without the argument: every connection, those created later included.
+  const ids = requested == null ? null : [...new Set(requested)];
+  const bad = ids?.find((id) => !isWellFormedId(id));
+  if (bad !== undefined) throw notFound('connection', bad);
   const initial = await hub.queueSnapshots(ids);
-  const missing = ids.find((id) => !initial.some((s) => s.connectionId === id));
+  const missing = ids?.find((id) => !initial.some((s) => s.connectionId === id));
   if (missing !== undefined) throw notFound('connection', missing);
 
   const shown = new Map<string, string>();
@@ -43,7 +39,8 @@ async function queueStream(ctx: RequestContext, requested: string[] | null | und
     stream.push(snapshot);
   };
   for (const snapshot of initial) emit(snapshot, true);
-  for (const id of ids) unwatch.push(hub.watchQueue(id, (s) => emit(s)));
+  if (ids === null) unwatch.push(hub.watchAllQueues((s) => emit(s)));
+  else for (const id of ids) unwatch.push(hub.watchQueue(id, (s) => emit(s)));
   return stream;
 }
 
