@@ -3,10 +3,12 @@ import { Foundation1763890000000 } from './1763890000000-Foundation';
 import { QueueEngine1763900000000 } from './1763900000000-QueueEngine';
 import { CompleteMessagesFunction1763910000000 } from './1763910000000-CompleteMessagesFunction';
 import { QueueTally1763920000000 } from './1763920000000-QueueTally';
+import { ClaimSaysWhenDrained1763930000000 } from './1763930000000-ClaimSaysWhenDrained';
 
 export const migrations = [
   Foundation1763890000000,
   QueueEngine1763900000000,
   CompleteMessagesFunction1763910000000,
   QueueTally1763920000000,
+  ClaimSaysWhenDrained1763930000000,
 ];

@@ -46,6 +46,17 @@ export class QueueDispatcher {
   private finished: ClaimedMessage[] = [];
   private pumping = false;
   private again = false;
+  /**
+   * Whether the queue may hold messages ready to start: false once a claim
+   * says the queue is drained, true again on any wake (a NOTIFY, a poll, the
+   * end of a pause or a backoff). While it is false a call's end claims
+   * nothing: such a claim would only report the freed slot of an empty
+   * queue, a wasted round trip, and on an idle queue it used to be in flight
+   * just when the next message's NOTIFY arrived, which then waited behind it
+   * (`npm run bench -- latency`). The slot is freed by the outcome's commit
+   * or reported by the next claim, whichever comes first.
+   */
+  private mayHaveWork = true;
   private stopped = false;
   private idleWaiters: (() => void)[] = [];
 
@@ -59,6 +70,16 @@ export class QueueDispatcher {
   }
 
   wake(): void {
+    this.mayHaveWork = true;
+    this.pumpSoon();
+  }
+
+  /** A call here ended, freeing a slot: worth a claim only if there may be more to start. */
+  private slotFreed(): void {
+    if (this.mayHaveWork) this.pumpSoon();
+  }
+
+  private pumpSoon(): void {
     if (this.stopped) return;
     if (this.pumping) {
       this.again = true;
@@ -79,6 +100,8 @@ export class QueueDispatcher {
         try {
           const claim = await claimMessages(this.deps.pool, this.ownerId, room, this.deps.leaseMs, finished);
           claimed = claim.messages;
+          // A wake that came in meanwhile may be news this claim did not see: it stands.
+          if (!this.again) this.mayHaveWork = !claim.drained;
           // Paused or at its rateLimit: nobody will NOTIFY when that is over, so come back then.
           if (claim.waitMs !== null) this.wakeIn(claim.waitMs);
         } catch (error) {
@@ -135,7 +158,7 @@ export class QueueDispatcher {
         // The call is over: its slot is free for the next claim, which need
         // not wait for the outcome's commit (the 'done' state, migrations/1763900000000-QueueEngine.ts).
         this.finished.push(message);
-        this.wake();
+        this.slotFreed();
         return this.deps.complete(outcome);
       })
       .catch((error: unknown) => this.deps.logger.error({ err: error, messageId: message.id }, 'recording an outcome failed unexpectedly'))
@@ -144,7 +167,7 @@ export class QueueDispatcher {
         this.running.delete(message.id);
         if (this.running.size === 0) for (const w of this.idleWaiters.splice(0)) w();
         // The call's end already woke the queue; only this process's own bound may have held a claim back.
-        if (wasFull) this.wake();
+        if (wasFull) this.slotFreed();
       });
   }
 
