@@ -3,19 +3,14 @@
  * against the owner's level, so connections sharing a queue never exceed the
  * owner's level together.
  */
-import { startTestSluice, type TestSluice } from '../support/sluice';
+import { useTestSluice } from '../support/sluice';
 import { createFlow, createHttpConnection, runFlow, waitForJob } from '../support/flows';
 import { orders, startRecordingApi, type RecordingApi } from '../support/recordingApi';
 
 describe('borrowed concurrency', () => {
-  let s: TestSluice;
+  const s = useTestSluice({ engine: true });
   let api: RecordingApi;
-
-  beforeAll(async () => {
-    s = await startTestSluice({ engine: true });
-  });
   afterAll(async () => {
-    await s.close();
     await api.close();
   });
 

@@ -2,19 +2,14 @@
  * Burst mode (level null, auto-recovery off) starts every waiting message at
  * once: the only bound is what the engine can dispatch.
  */
-import { startTestSluice, type TestSluice } from '../support/sluice';
+import { useTestSluice } from '../support/sluice';
 import { createFlow, createHttpConnection, runFlow, waitForJob } from '../support/flows';
 import { orders, startRecordingApi, type RecordingApi } from '../support/recordingApi';
 
 describe('burst mode', () => {
-  let s: TestSluice;
+  const s = useTestSluice({ engine: true });
   let api: RecordingApi;
-
-  beforeAll(async () => {
-    s = await startTestSluice({ engine: true });
-  });
   afterAll(async () => {
-    await s.close();
     await api.close();
   });
 

@@ -6,18 +6,11 @@
  */
 import { createExportImportFlow, createHttpConnection, runFlow, waitForJob } from '../support/flows';
 import { json, orders, startRecordingApi, type RecordingApi } from '../support/recordingApi';
-import { startTestSluice, type TestSluice } from '../support/sluice';
+import { useTestSluice } from '../support/sluice';
 
 describe('rate limits', () => {
-  let s: TestSluice;
+  const s = useTestSluice({ engine: true });
   let api: RecordingApi;
-
-  beforeAll(async () => {
-    s = await startTestSluice({ engine: true });
-  });
-  afterAll(async () => {
-    await s?.close();
-  });
   beforeEach(async () => {
     api = await startRecordingApi();
   });

@@ -4,18 +4,11 @@
  * never an internal error from the step's foreign key, and what is left is
  * consistent: a step never points at a deleted connection.
  */
-import { codeOf, type GraphQLResponse, type TestSluice } from '../support/sluice';
+import { codeOf, type GraphQLResponse } from '../support/sluice';
 import { createHttpConnection } from '../support/flows';
-import { APP, CONFIG, startApiOnlySluice } from './flowApi';
+import { APP, CONFIG, useApiOnlySluice } from './flowApi';
 
-let s: TestSluice;
-
-beforeAll(async () => {
-  s = await startApiOnlySluice();
-});
-afterAll(async () => {
-  await s.close();
-});
+const s = useApiOnlySluice();
 
 const CREATE_FLOW = `mutation($input: CreateFlowInput!) { createFlow(input: $input) { id steps { connection { id } } } }`;
 const DELETE_CONNECTION = `mutation($id: ID!) { deleteConnection(id: $id) }`;

@@ -1,4 +1,4 @@
-import { codeOf, type TestSluice } from '../support/sluice';
+import { codeOf } from '../support/sluice';
 import {
   CONFIG,
   MALFORMED_ID,
@@ -11,20 +11,13 @@ import {
   insertMessage,
   positions,
   runFlow,
-  startApiOnlySluice,
+  useApiOnlySluice,
   step,
   world,
   type FlowView,
 } from './flowApi';
 
-let s: TestSluice;
-
-beforeAll(async () => {
-  s = await startApiOnlySluice();
-});
-afterAll(async () => {
-  await s.close();
-});
+const s = useApiOnlySluice();
 
 async function connectionUse(id: string): Promise<{ flows: { id: string }[]; steps: { id: string; position: number; flow: { id: string } }[] }> {
   const data = await s.ok(`query($id: ID!) { connection(id: $id) { flows { id } steps { id position flow { id } } } }`, { id });

@@ -4,7 +4,7 @@
  * could touch, so a rejection can be shown to have changed nothing.
  */
 import { createHttpConnection } from '../support/flows';
-import { startTestSluice, type GraphQLResponse, type TestSluice } from '../support/sluice';
+import { useTestSluice, type GraphQLResponse, type TestSluice } from '../support/sluice';
 
 /** One application (origin) and another: replacing and moving steps only happen within one. */
 export const APP = 'http://127.0.0.1:9';
@@ -25,8 +25,8 @@ export type Kind = keyof typeof CONFIG;
  * tests depend on it: a job stays QUEUED and its messages stay queued for as
  * long as a test needs them to.
  */
-export function startApiOnlySluice(): Promise<TestSluice> {
-  return startTestSluice({ engine: false });
+export function useApiOnlySluice(): TestSluice {
+  return useTestSluice({ engine: false });
 }
 
 export interface StepView {

@@ -1,4 +1,4 @@
-import { codeOf, type TestSluice } from '../support/sluice';
+import { codeOf } from '../support/sluice';
 import {
   JOB_FIELDS,
   MALFORMED_ID,
@@ -11,20 +11,13 @@ import {
   insertMessage,
   queueMessages,
   runFlow,
-  startApiOnlySluice,
+  useApiOnlySluice,
   step,
   world,
   type JobView,
 } from './flowApi';
 
-let s: TestSluice;
-
-beforeAll(async () => {
-  s = await startApiOnlySluice();
-});
-afterAll(async () => {
-  await s.close();
-});
+const s = useApiOnlySluice();
 
 async function twoStepFlow(name: string): Promise<{ connectionId: string; flowId: string; stepIds: string[] }> {
   const connectionId = await connectionOf(s, name);

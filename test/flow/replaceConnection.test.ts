@@ -1,4 +1,4 @@
-import { codeOf, type GraphQLResponse, type TestSluice } from '../support/sluice';
+import { codeOf, type GraphQLResponse } from '../support/sluice';
 import {
   APP,
   JOB_FIELDS,
@@ -14,7 +14,7 @@ import {
   insertMessage,
   queueMessages,
   runFlow,
-  startApiOnlySluice,
+  useApiOnlySluice,
   step,
   world,
   type FlowView,
@@ -22,14 +22,7 @@ import {
   type StepView,
 } from './flowApi';
 
-let s: TestSluice;
-
-beforeAll(async () => {
-  s = await startApiOnlySluice();
-});
-afterAll(async () => {
-  await s.close();
-});
+const s = useApiOnlySluice();
 
 interface Payload {
   flow: FlowView;

@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import { waitUntil } from '../support/flows';
-import { codeOf, type GraphQLResponse, type TestSluice } from '../support/sluice';
+import { codeOf, type GraphQLResponse } from '../support/sluice';
 import {
   CONFIG,
   MALFORMED_ID,
@@ -13,21 +13,14 @@ import {
   forceJobStatus,
   getFlow,
   runFlow,
-  startApiOnlySluice,
+  useApiOnlySluice,
   step,
   world,
   type StepInput,
   type StepView,
 } from './flowApi';
 
-let s: TestSluice;
-
-beforeAll(async () => {
-  s = await startApiOnlySluice();
-});
-afterAll(async () => {
-  await s.close();
-});
+const s = useApiOnlySluice();
 
 function addStep(flowId: string, input: StepInput, position?: number | null): Promise<GraphQLResponse<{ addStep: StepView }>> {
   return s.gql(`mutation($flowId: ID!, $input: StepInput!, $position: Int) { addStep(flowId: $flowId, input: $input, position: $position) { ${STEP_FIELDS} } }`, {

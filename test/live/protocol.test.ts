@@ -11,7 +11,7 @@ import { Client } from 'pg';
 import WebSocket from 'ws';
 import { createHttpConnection } from '../support/flows';
 import { QUEUE_SIZE_ALL, within, wsUrl, type Closed } from '../support/liveClient';
-import { startTestSluice, type TestSluice } from '../support/sluice';
+import { startTestSluice, type TestSluice, useTestSluice } from '../support/sluice';
 
 /** Generous: the machine is shared; every wait ends as soon as its event arrives. */
 const WAIT_MS = 10000;
@@ -263,12 +263,7 @@ describe('graphql-transport-ws protocol', () => {
 
 describe('graphql-transport-ws connection_init timeout', () => {
   const INIT_TIMEOUT_MS = 500;
-  let s: TestSluice;
-
-  beforeAll(async () => {
-    s = await startTestSluice({ engine: false, env: { CONNECTION_INIT_TIMEOUT_MS: String(INIT_TIMEOUT_MS) } });
-  });
-  afterAll(() => s?.close());
+  const s = useTestSluice({ engine: false, env: { CONNECTION_INIT_TIMEOUT_MS: String(INIT_TIMEOUT_MS) } });
 
   it('closes with 4408 a socket that sends no connection_init within CONNECTION_INIT_TIMEOUT_MS', async () => {
     const before = Date.now();
