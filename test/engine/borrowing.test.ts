@@ -15,7 +15,8 @@ describe('borrowed concurrency', () => {
   });
 
   it('holds an owner and its two borrowers, running at once, to the owner’s level together', async () => {
-    api = await startRecordingApi({ orders: orders(12), latencyMs: 40 });
+    // Requests are answered in gathers of 2, the owner's level (test/support/recordingApi.ts).
+    api = await startRecordingApi({ orders: orders(12), latencyMs: 40, gather: { match: () => true, count: 2 } });
     const owner = await createHttpConnection(s, api.url, { name: 'owner', concurrencyLevel: 2, autoRecoverRateLimitErrors: false });
     const first = await createHttpConnection(s, api.url, { name: 'borrower-1', borrowConcurrencyFromId: owner });
     // A chain resolves to its end: borrower-2 borrows from borrower-1, whose owner is `owner`.

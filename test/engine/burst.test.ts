@@ -25,7 +25,7 @@ describe('burst mode', () => {
       override: async (req) => {
         if (!req.path.startsWith('/import')) return false;
         if (++arrived === 100) allIn();
-        await Promise.race([barrier, new Promise((r) => setTimeout(r, 15000))]);
+        await Promise.race([barrier, new Promise((r) => setTimeout(r, 15000).unref())]);
         return false;
       },
     });

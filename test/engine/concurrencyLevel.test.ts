@@ -19,7 +19,8 @@ describe('queue concurrency level', () => {
     { level: 3, records: 30 },
     { level: 25, records: 100 },
   ])('has exactly $level call(s) in flight at level $level ($records records)', async ({ level, records }) => {
-    api = await startRecordingApi({ orders: orders(records), latencyMs: 40 });
+    // Imports are answered in gathers of `level` (test/support/recordingApi.ts).
+    api = await startRecordingApi({ orders: orders(records), gather: { match: isImport, count: level } });
     const conn = await createHttpConnection(s, api.url, { concurrencyLevel: level, autoRecoverRateLimitErrors: false });
     const flow = await createFlow(s, [
       { kind: 'EXPORT', connectionId: conn, config: { path: '/orders', recordsPath: 'data' } },

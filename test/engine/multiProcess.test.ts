@@ -38,7 +38,8 @@ describe('engine processes sharing a database', () => {
   });
 
   it('never exceed the level together, and both do work', async () => {
-    api = await startRecordingApi({ orders: orders(60), latencyMs: 80 });
+    // Imports are answered in gathers of 3, the level (test/support/recordingApi.ts).
+    api = await startRecordingApi({ orders: orders(60), latencyMs: 80, gather: { match: (p) => p.startsWith('/import'), count: 3 } });
     const conn = await createHttpConnection(s, api.url, { concurrencyLevel: 3, autoRecoverRateLimitErrors: false });
     const flow = await createFlow(s, [
       { kind: 'EXPORT', connectionId: conn, config: { path: '/orders', recordsPath: 'data' } },

@@ -18,6 +18,13 @@ export interface RecordingApiOptions {
    * what goes wrong with this request, if anything. See `EndpointFault`.
    */
   fault?: (req: ReceivedRequest) => EndpointFault | undefined;
+  /**
+   * Holds each matching request until `count` of them are held together (or
+   * `maxWaitMs` pass), then answers them all: a test that expects a level to
+   * be reached then shows it whatever the machine's load, and one call too
+   * many still shows as a peak above it. Applied after `latencyMs`.
+   */
+  gather?: { match: (path: string) => boolean; count: number; maxWaitMs?: number };
 }
 
 /**
@@ -76,6 +83,18 @@ export async function startRecordingApi(options: RecordingApiOptions = {}): Prom
     }
     return peak;
   };
+  // `gather`: the requests held now, each by the function that releases it.
+  let held: (() => void)[] = [];
+  const gathered = async ({ count, maxWaitMs = 1000 }: NonNullable<RecordingApiOptions['gather']>): Promise<void> => {
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    held.push(release);
+    if (held.length >= count) for (const r of held.splice(0)) r();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([released, new Promise((r) => (timer = setTimeout(r, maxWaitMs)))]);
+    clearTimeout(timer);
+    held = held.filter((r) => r !== release); // gave up waiting: no longer held
+  };
   api.handle(async (req, res) => {
     api.inFlight++;
     api.maxInFlight = Math.max(api.maxInFlight, api.inFlight);
@@ -87,6 +106,7 @@ export async function startRecordingApi(options: RecordingApiOptions = {}): Prom
     });
     try {
       if (api.options.latencyMs) await new Promise((r) => setTimeout(r, api.options.latencyMs));
+      if (api.options.gather?.match(req.path)) await gathered(api.options.gather);
       const fault = api.options.fault?.(req);
       if (fault) api.faults.push({ request: req, fault });
       if (fault === 'drop') return void res.destroy();
