@@ -1,18 +1,12 @@
 import { useTestSluice } from '../support/sluice';
 import { createFlow, createHttpConnection, runFlow, waitForJob } from '../support/flows';
-import { orders, startRecordingApi, type RecordingApi } from '../support/recordingApi';
+import { orders, useRecordingApi } from '../support/recordingApi';
 
 const PAGING = { type: 'page', pageParam: 'page', pageSizeParam: 'per_page', pageSize: 10 };
 
 describe('flow execution', () => {
   const s = useTestSluice({ engine: true, env: { SHUTDOWN_GRACE_MS: '1000' } });
-  let api: RecordingApi;
-  beforeEach(async () => {
-    api = await startRecordingApi();
-  });
-  afterEach(async () => {
-    await api.close();
-  });
+  const api = useRecordingApi();
 
   it('exports every page and imports every record once, with an idempotency key each', async () => {
     api.options.orders = orders(25);

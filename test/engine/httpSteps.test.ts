@@ -6,19 +6,13 @@
  */
 import { useTestSluice } from '../support/sluice';
 import { createFlow, createHttpConnection, runFlow, waitForJob, type ConnectionOptions, type StepSpec } from '../support/flows';
-import { json, orders, startRecordingApi, type RecordingApi } from '../support/recordingApi';
+import { json, orders, useRecordingApi } from '../support/recordingApi';
 
 const PAGING = { type: 'page', pageParam: 'page', pageSizeParam: 'per_page', pageSize: 10 };
 
 describe('http connector steps', () => {
   const s = useTestSluice({ engine: true });
-  let api: RecordingApi;
-  beforeEach(async () => {
-    api = await startRecordingApi();
-  });
-  afterEach(async () => {
-    await api.close();
-  });
+  const api = useRecordingApi();
 
   async function run(steps: (conn: string) => StepSpec[], options: ConnectionOptions = {}) {
     const conn = await createHttpConnection(s, api.url, { concurrencyLevel: 5, autoRecoverRateLimitErrors: false, ...options });

@@ -5,18 +5,12 @@
  * its window across any level.
  */
 import { createExportImportFlow, createHttpConnection, runFlow, waitForJob } from '../support/flows';
-import { json, orders, startRecordingApi, type RecordingApi } from '../support/recordingApi';
+import { json, orders, useRecordingApi } from '../support/recordingApi';
 import { useTestSluice } from '../support/sluice';
 
 describe('rate limits', () => {
   const s = useTestSluice({ engine: true });
-  let api: RecordingApi;
-  beforeEach(async () => {
-    api = await startRecordingApi();
-  });
-  afterEach(async () => {
-    await api.close();
-  });
+  const api = useRecordingApi();
 
   async function importFlow(conn: string, records: number): Promise<string> {
     api.options.orders = orders(records);

@@ -3,13 +3,13 @@
  * obey one pause, and an API's per-second window with Retry-After is kept.
  */
 import { createExportImportFlow, createHttpConnection, runFlow, waitForJob } from '../support/flows';
-import { json, orders, startRecordingApi, type RecordingApi } from '../support/recordingApi';
+import { json, orders, useRecordingApi } from '../support/recordingApi';
 import { startTestSluice, type TestSluice } from '../support/sluice';
 import { startSluiceProcess, stopSluiceProcesses } from '../support/sluiceProcess';
 
 describe('shared rate limits', () => {
   let s: TestSluice;
-  let api: RecordingApi;
+  const api = useRecordingApi();
 
   beforeAll(async () => {
     s = await startTestSluice({ engine: false });
@@ -17,12 +17,6 @@ describe('shared rate limits', () => {
   afterAll(async () => {
     await stopSluiceProcesses();
     await s?.close();
-  });
-  beforeEach(async () => {
-    api = await startRecordingApi();
-  });
-  afterEach(async () => {
-    await api.close();
   });
 
   async function importFlow(conn: string, records: number): Promise<string> {

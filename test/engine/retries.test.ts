@@ -9,20 +9,14 @@
 import type { ServerResponse } from 'node:http';
 import { useTestSluice } from '../support/sluice';
 import { createFlow, createHttpConnection, runFlow, waitForJob, type ConnectionOptions, type JobView } from '../support/flows';
-import { json, orders, startRecordingApi, type RecordingApi } from '../support/recordingApi';
+import { json, orders, useRecordingApi } from '../support/recordingApi';
 import type { ReceivedRequest } from '../support/fakeApi';
 
 const PAGING = { type: 'page', pageParam: 'page', pageSizeParam: 'per_page', pageSize: 10 };
 
 describe('retries and failures', () => {
   const s = useTestSluice({ engine: true });
-  let api: RecordingApi;
-  beforeEach(async () => {
-    api = await startRecordingApi();
-  });
-  afterEach(async () => {
-    await api.close();
-  });
+  const api = useRecordingApi();
 
   async function exportImport(
     records: number,

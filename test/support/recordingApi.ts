@@ -137,6 +137,29 @@ export async function startRecordingApi(options: RecordingApiOptions = {}): Prom
 }
 
 /**
+ * A fresh recording API for each test of the enclosing block, closed after
+ * it. Returns a stand-in that forwards to the current test's API, so tests
+ * write `api.requests`, `api.options.orders = …` as with startRecordingApi's
+ * result; usable inside tests and hooks only.
+ */
+export function useRecordingApi(options: RecordingApiOptions = {}): RecordingApi {
+  let current: RecordingApi | undefined;
+  beforeEach(async () => {
+    current = await startRecordingApi({ ...options }); // a copy: tests change api.options
+  });
+  afterEach(async () => {
+    await current?.close();
+    current = undefined;
+  });
+  return new Proxy({} as RecordingApi, {
+    get(_target, key) {
+      if (!current) throw new Error('useRecordingApi: the API is used outside a test');
+      return current[key as keyof RecordingApi];
+    },
+  });
+}
+
+/**
  * For an `override` that plays a slow endpoint: resolves true after `ms`, or
  * false as soon as the client goes away (its call was aborted), whichever
  * comes first.
