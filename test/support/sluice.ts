@@ -8,6 +8,7 @@ import { startSluice, type RunningSluice } from '../../src/app';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { createTestDatabase } from './database';
+import { graphqlClient } from './graphqlClient';
 
 export interface GraphQLResponse<T = Record<string, any>> {
   status: number;
@@ -61,18 +62,7 @@ export async function startTestSluice(options: TestSluiceOptions = {}): Promise<
   const sluice = await startSluice(config, logger);
   const url = sluice.url;
 
-  const gql: TestSluice['gql'] = async (query, variables, secret = adminSecret) => {
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (secret !== null) headers.authorization = `Bearer ${secret}`;
-    const response = await fetch(`${url}/graphql`, { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
-    const body = (await response.json()) as GraphQLResponse<any>;
-    return { ...body, status: response.status };
-  };
-  const ok: TestSluice['ok'] = async (query, variables, secret) => {
-    const result = await gql(query, variables, secret);
-    if (result.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
-    return result.data as any;
-  };
+  const { gql, ok } = graphqlClient(url, adminSecret);
   return {
     url,
     sluice,
