@@ -4,20 +4,14 @@
  * room for — never when the level or a pause held the claim back, since the
  * dispatcher stops claiming on a call's end while its queue is drained.
  */
-import { Client } from 'pg';
 import { claimMessages } from '../../src/engine/sql/claimMessages';
 import { enqueueMessages } from '../../src/engine/sql/enqueueMessages';
 import { createFlow, createHttpConnection, runFlow } from '../support/flows';
+import { useDatabase } from '../support/database';
 import { useTestSluice } from '../support/sluice';
 
 const s = useTestSluice(); // the API only: nothing claims but this test
-let db: Client;
-
-beforeAll(async () => {
-  db = new Client({ connectionString: s.databaseUrl });
-  await db.connect();
-});
-afterAll(() => db.end());
+const db = useDatabase(s);
 
 async function queueWith(level: number | null, messages: number): Promise<string> {
   const conn = await createHttpConnection(s, 'http://127.0.0.1:9', { concurrencyLevel: level, autoRecoverRateLimitErrors: false });

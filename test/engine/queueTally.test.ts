@@ -4,8 +4,8 @@
  * equal a count of the messages themselves in every snapshot: while a flow
  * runs, retries, borrows and is canceled, and while the tally is folded.
  */
-import { Client } from 'pg';
-import { startTestSluice, type TestSluice } from '../support/sluice';
+import { useDatabase } from '../support/database';
+import { useTestSluice } from '../support/sluice';
 import { createExportImportFlow, createHttpConnection, runFlow, waitForJob, waitUntil } from '../support/flows';
 import { json, orders, startRecordingApi, type RecordingApi } from '../support/recordingApi';
 
@@ -30,18 +30,10 @@ interface Comparison {
 }
 
 describe('queue tally', () => {
-  let s: TestSluice;
+  const s = useTestSluice({ engine: true });
+  const db = useDatabase(s);
   let api: RecordingApi;
-  let db: Client;
-
-  beforeAll(async () => {
-    s = await startTestSluice({ engine: true });
-    db = new Client({ connectionString: s.databaseUrl });
-    await db.connect();
-  });
   afterAll(async () => {
-    await db.end();
-    await s.close();
     await api?.close();
   });
 
@@ -109,18 +101,8 @@ describe('queue tally', () => {
 });
 
 describe('queue tally with no engine (messages stay where they are put)', () => {
-  let s: TestSluice;
-  let db: Client;
-
-  beforeAll(async () => {
-    s = await startTestSluice({ engine: false });
-    db = new Client({ connectionString: s.databaseUrl });
-    await db.connect();
-  });
-  afterAll(async () => {
-    await db.end();
-    await s.close();
-  });
+  const s = useTestSluice({ engine: false });
+  const db = useDatabase(s);
 
   const sizes = async (ids: string[]): Promise<Record<string, number>> => {
     const data = await s.ok<{ connections: { id: string; queueSize: number }[] }>(`{ connections { id queueSize } }`);

@@ -1,6 +1,7 @@
 /** Per-file databases cloned from the migrated template that globalSetup made. */
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
+import type { Queryable } from '../../src/engine/sql/queryable';
 
 export const TEMPLATE_DATABASE = 'sluice_template';
 
@@ -23,4 +24,26 @@ export async function createTestDatabase(): Promise<string> {
   const url = new URL(adminUrl());
   url.pathname = `/${name}`;
   return url.toString();
+}
+
+/**
+ * A plain connection to a test server's database for the enclosing block,
+ * for what the API does not show: opened before its tests (after the server
+ * has started, so declare it after useTestSluice), closed after them.
+ */
+export function useDatabase(server: { databaseUrl: string }): Queryable {
+  let client: Client | undefined;
+  beforeAll(async () => {
+    client = new Client({ connectionString: server.databaseUrl });
+    await client.connect();
+  });
+  afterAll(async () => {
+    await client?.end();
+  });
+  return {
+    query: (text, values) => {
+      if (!client) throw new Error('useDatabase: the database is used outside a test');
+      return client.query(text, values);
+    },
+  };
 }
