@@ -13,6 +13,19 @@ let rejected = 0;
 /** GET /arrival waits here for the next /orders request (the latency case's long poll). */
 let arrivalWaiters: http.ServerResponse[] = [];
 let importing = 0;
+/**
+ * How long (ms) /import had each number of calls in flight, so a case can
+ * tell where its goodput went: time with fewer than the limit in flight is
+ * time the client left on the table.
+ */
+let msAtInFlight: number[] = [];
+let inFlightSince = performance.now();
+function importingChanges(by: number): void {
+  const now = performance.now();
+  msAtInFlight[importing] = (msAtInFlight[importing] ?? 0) + (now - inFlightSince);
+  inFlightSince = now;
+  importing += by;
+}
 /** Fixed one-second windows for `perSecond`: the window's start and how many it let through. */
 let windowStart = 0;
 let windowCount = 0;
@@ -46,8 +59,8 @@ const server = http.createServer((req, res) => {
       return;
     }
     windowCount++;
-    importing++;
-    res.on('finish', () => importing--);
+    importingChanges(1);
+    res.on('finish', () => importingChanges(-1));
   }
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
@@ -75,8 +88,10 @@ const server = http.createServer((req, res) => {
         res.writeHead(200, { 'content-type': 'application/json' });
         arrivalWaiters.push(res);
       } else if (url.pathname === '/stats') {
-        const body = JSON.stringify({ imported, firstRequestAt, rejected });
+        importingChanges(0);
+        const body = JSON.stringify({ imported, firstRequestAt, rejected, msAtInFlight: msAtInFlight.map((ms) => Math.round(ms ?? 0)) });
         firstRequestAt = [];
+        msAtInFlight = [];
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(body);
       } else {

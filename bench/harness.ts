@@ -65,11 +65,11 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
       CREDENTIALS_KEY: randomBytes(32).toString('base64'),
       BOOTSTRAP_ADMIN_TOKEN: secret,
       PORT: String(port),
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
       ...env,
     },
   });
-  sluice.stdout?.on('data', () => undefined);
+  sluice.stdout?.on('data', (c: Buffer) => { if (process.env.BENCH_LOG_LEVEL) process.stderr.write(c); });
   // BENCH_SERVER_STDERR=1 shows the server's stderr (its profiling lines, warnings).
   if (process.env.BENCH_SERVER_STDERR) sluice.stderr?.on('data', (c: Buffer) => process.stderr.write(c));
   sluice.stderr?.on('data', () => undefined);
