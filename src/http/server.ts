@@ -6,6 +6,12 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, HeaderMap, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginInlineTraceDisabled,
+  ApolloServerPluginSchemaReportingDisabled,
+  ApolloServerPluginUsageReportingDisabled,
+} from '@apollo/server/plugin/disabled';
 import { specifiedRules, validate, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
@@ -72,6 +78,35 @@ function metricsPlugin(metrics: Metrics): ApolloServerPlugin<RequestContext> {
   };
 }
 
+/**
+ * What Apollo's cache-control plugin answered for every Sluice response (no
+ * field has a cache hint, so every response was uncacheable): the plugin
+ * itself is off, because it wraps every field's resolver to collect hints
+ * that never exist, a cost on every field of every request.
+ */
+const noStore: ApolloServerPlugin<RequestContext> = {
+  async requestDidStart() {
+    return {
+      async willSendResponse({ response }) {
+        response.http.headers.set('cache-control', 'no-store');
+      },
+    };
+  },
+};
+
+/**
+ * Apollo's features Sluice does not use, off explicitly: cache hints (noStore
+ * above keeps the header), and reporting to Apollo's cloud (usage, schema,
+ * traces), which an APOLLO_KEY in the environment would otherwise switch on
+ * and which could carry operation variables out of the process.
+ */
+const UNUSED_APOLLO_FEATURES = [
+  ApolloServerPluginCacheControlDisabled(),
+  ApolloServerPluginUsageReportingDisabled(),
+  ApolloServerPluginSchemaReportingDisabled(),
+  ApolloServerPluginInlineTraceDisabled(),
+];
+
 class BodyTooLarge extends Error {}
 
 function readBody(req: IncomingMessage): Promise<string> {
@@ -126,7 +161,7 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
     // Shutdown is main.ts's job (drain first); Apollo would otherwise re-raise the signal itself.
     stopOnTerminationSignals: false,
     validationRules: [requestSizeRule],
-    plugins: [requireViewer, metricsPlugin(metrics), credentialEchoPlugin],
+    plugins: [requireViewer, metricsPlugin(metrics), credentialEchoPlugin, noStore, ...UNUSED_APOLLO_FEATURES],
     includeStacktraceInErrorResponses: false,
     // An unexpected error is the server's, not the client's: log it whole,
     // answer without PostgreSQL's wording (constraint names, values).

@@ -1,5 +1,7 @@
 /** The services the resolvers call, built once per process around one DataSource. */
 import type { DataSource } from 'typeorm';
+import { poolOf } from '../database/pool';
+import type { Queryable } from '../engine/sql/queryable';
 import type { CredentialCipher } from '../auth/credentialCipher';
 import type { ConnectorRegistry } from '../connectors/registry';
 import type { Logger } from '../logger';
@@ -12,6 +14,8 @@ import type { LiveUpdates } from './live/liveUpdates';
 
 export interface Services {
   db: DataSource;
+  /** The DataSource's pool, for plain SQL on the hot paths (database/pool.ts). */
+  sql: Queryable;
   connectors: ConnectorRegistry;
   maxConcurrencyLevel: number;
   connections: ConnectionService;
@@ -34,10 +38,11 @@ export function createServices(options: {
   const { db, connectors, cipher, maxConcurrencyLevel, logger, live } = options;
   return {
     db,
+    sql: poolOf(db),
     connectors,
     maxConcurrencyLevel,
     connections: new ConnectionService(db, connectors, cipher, maxConcurrencyLevel, logger),
-    queueStats: new QueueStatsReader(db),
+    queueStats: new QueueStatsReader(poolOf(db)),
     flows: new FlowService(db, connectors),
     jobs: new JobService(db),
     tokens: new TokenService(db),

@@ -9,10 +9,13 @@ import { QUEUE_CHANNEL } from '../../engine/sql/enqueueMessages';
 /**
  * Serializes every change to the borrow graph. Without it two concurrent
  * borrows (A→B and B→A) could each pass the cycle check on a graph that
- * does not yet hold the other's edge. Released at commit.
+ * does not yet hold the other's edge. Released at commit. A statement
+ * without parameters, so that it can ride with BEGIN (database/transaction.ts).
  */
+export const LOCK_BORROW_GRAPH = `SELECT pg_advisory_xact_lock(hashtext('sluice.borrow_graph'))`;
+
 export async function lockBorrowGraph(tx: EntityManager): Promise<void> {
-  await tx.query(`SELECT pg_advisory_xact_lock(hashtext('sluice.borrow_graph'))`);
+  await tx.query(LOCK_BORROW_GRAPH);
 }
 
 /** The connection and every connection that borrows from it, directly or through a chain. */

@@ -3,6 +3,7 @@ import type { ConnectionRow } from '../../database/entities';
 import { policyFromColumns } from '../../engine/concurrencyPolicy';
 import type { RequestContext } from '../common/context';
 import { Flow, Step } from '../flow/flow.type';
+import type { ConnectionWithCounts } from './connectionReads';
 import { Connection, ConnectionTestResult, RateLimit } from './connection.type';
 import { CreateConnectionInput, SetConcurrencyInput, UpdateConnectionInput } from './connection.input';
 
@@ -10,6 +11,17 @@ import { CreateConnectionInput, SetConcurrencyInput, UpdateConnectionInput } fro
 async function policyRow(c: Connection, ctx: RequestContext): Promise<ConnectionRow> {
   if (c.row.borrowFromId === null) return c.row;
   return (await ctx.loaders.connection.load(c.row.queueOwnerId)) ?? c.row;
+}
+
+/**
+ * A connection read with its queue's numbers (connectionReads.ts): the
+ * request's loaders get both, so its fields (the policy of a borrower's
+ * owner in the same list, queueSize, inFlight) read nothing more.
+ */
+function primed(ctx: RequestContext, { row, counts }: ConnectionWithCounts): Connection {
+  ctx.loaders.connection.prime(row.id, row);
+  ctx.loaders.queueCounts.prime(row.queueOwnerId, counts);
+  return Connection.from(row);
 }
 
 async function loadConnection(ctx: RequestContext, id: string): Promise<Connection> {
@@ -22,12 +34,12 @@ async function loadConnection(ctx: RequestContext, id: string): Promise<Connecti
 export class ConnectionResolver {
   @Query(() => [Connection])
   async connections(@Ctx() ctx: RequestContext): Promise<Connection[]> {
-    return (await ctx.services.connections.list()).map(Connection.from);
+    return (await ctx.services.connections.list()).map((found) => primed(ctx, found));
   }
 
   @Query(() => Connection, { nullable: true })
   async connection(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<Connection> {
-    return Connection.from(await ctx.services.connections.get(id));
+    return primed(ctx, await ctx.services.connections.get(id));
   }
 
   @Authorized('MANAGE')
@@ -135,8 +147,6 @@ export class ConnectionResolver {
 
   @FieldResolver(() => [Flow], { description: 'Flows with at least one step on this connection.' })
   async flows(@Root() c: Connection, @Ctx() ctx: RequestContext): Promise<Flow[]> {
-    const flowIds = [...new Set((await ctx.loaders.stepsOfConnection.load(c.id)).map((s) => s.flowId))];
-    const rows = await ctx.loaders.flow.loadMany(flowIds);
-    return rows.flatMap((r) => (r && !(r instanceof Error) ? [Flow.from(r)] : []));
+    return (await ctx.loaders.flowsOfConnection.load(c.id)).map(Flow.from);
   }
 }

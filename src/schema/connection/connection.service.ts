@@ -7,16 +7,21 @@ import { randomUUID } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { CredentialCipher } from '../../auth/credentialCipher';
 import type { ConnectorRegistry } from '../../connectors/registry';
-import { ConnectionRow, StepRow } from '../../database/entities';
+import { ConnectionRow } from '../../database/entities';
 import { choosePolicy, policyToColumns, type RateLimit } from '../../engine/concurrencyPolicy';
 import type { Logger } from '../../logger';
 import { connectorLogger } from '../../connectors/connectorLogger';
-import { badUserInput, conflict } from '../common/errors';
+import { badUserInput, conflict, isWellFormedId, notFound } from '../common/errors';
 import { findOrNotFound } from '../common/ids';
 import { validName } from '../common/names';
-import { lockBorrowGraph, moveSubtreeToQueueOwner, subtreeIds } from './borrowGraph';
+import { LOCK_BORROW_GRAPH, lockBorrowGraph, moveSubtreeToQueueOwner, subtreeIds } from './borrowGraph';
 import { notifyQueues } from '../../engine/sql/enqueueMessages';
 import { typeormQueryable } from '../../database/typeormQueryable';
+import { poolOf } from '../../database/pool';
+import { inTransaction } from '../../database/transaction';
+import type { Queryable } from '../../engine/sql/queryable';
+import { connectionsWithCounts, type ConnectionWithCounts } from './connectionReads';
+import { deleteUnreferencedConnection, insertConnection, renameConnection, setPolicy } from './connectionWrites';
 
 export interface CreateConnection {
   name: string;
@@ -51,21 +56,40 @@ export interface ConnectionTest {
 
 const TEST_TIMEOUT_MS = 15000;
 
+/** The trimmed name, or null when validName would refuse it. */
+function validNameOrNull(name: string): string | null {
+  try {
+    return validName('connection', name);
+  } catch {
+    return null;
+  }
+}
+
 export class ConnectionService {
+  /** Plain SQL for the frequent requests (database/pool.ts). */
+  private readonly sql: Queryable;
+
   constructor(
     private readonly db: DataSource,
     private readonly connectors: ConnectorRegistry,
     private readonly cipher: CredentialCipher,
     private readonly maxConcurrencyLevel: number,
     private readonly logger: Logger,
-  ) {}
-
-  list(): Promise<ConnectionRow[]> {
-    return this.db.getRepository(ConnectionRow).find({ order: { createdAt: 'ASC', id: 'ASC' } });
+  ) {
+    this.sql = poolOf(db);
   }
 
-  get(id: string): Promise<ConnectionRow> {
-    return findOrNotFound(this.db.manager, ConnectionRow, 'connection', id);
+  /** Every connection, oldest first, with its queue's numbers. */
+  list(): Promise<ConnectionWithCounts[]> {
+    return connectionsWithCounts(this.sql, null);
+  }
+
+  /** One connection with its queue's numbers, or NOT_FOUND. */
+  async get(id: string): Promise<ConnectionWithCounts> {
+    if (!isWellFormedId(id)) throw notFound('connection', id);
+    const [found] = await connectionsWithCounts(this.sql, id);
+    if (!found) throw notFound('connection', id);
+    return found;
   }
 
   async create(input: CreateConnection): Promise<ConnectionRow> {
@@ -94,19 +118,10 @@ export class ConnectionService {
     );
     if (!choice.ok) throw badUserInput(choice.problem);
 
-    return this.db.transaction(async (tx) => {
-      const id: string = randomUUID();
-      let borrowFromId: string | null = null;
-      let queueOwnerId = id;
-      if (borrowing) {
-        await lockBorrowGraph(tx);
-        const from = await findOrNotFound(tx, ConnectionRow, 'connection', input.borrowConcurrencyFromId as string);
-        this.assertSameApplication(application, from);
-        borrowFromId = from.id;
-        queueOwnerId = from.queueOwnerId;
-      }
+    const id: string = randomUUID();
+    const newRow = (borrowFromId: string | null, queueOwnerId: string): ConnectionRow => {
       const now = new Date();
-      const row = tx.create(ConnectionRow, {
+      return {
         id,
         name,
         connectorType: input.connectorType,
@@ -118,16 +133,42 @@ export class ConnectionService {
         ...policyToColumns(choice.policy),
         createdAt: now,
         updatedAt: now,
-      });
-      await tx.insert(ConnectionRow, row);
+      };
+    };
+    const created = (row: ConnectionRow): ConnectionRow => {
       this.logger.info({ connectionId: id, connectorType: input.connectorType, application }, 'connection created');
       return row;
+    };
+    // Its own queue owner: one INSERT, atomic on its own, touches nothing else.
+    if (!borrowing) {
+      const row = newRow(null, id);
+      await insertConnection(this.sql, row);
+      return created(row);
+    }
+    return this.db.transaction(async (tx) => {
+      await lockBorrowGraph(tx);
+      const from = await findOrNotFound(tx, ConnectionRow, 'connection', input.borrowConcurrencyFromId as string);
+      this.assertSameApplication(application, from);
+      const row = newRow(from.id, from.queueOwnerId);
+      await insertConnection(typeormQueryable(tx), row);
+      return created(row);
     });
   }
 
   async update(id: string, input: UpdateConnection): Promise<ConnectionRow> {
     if (input.name === null) throw badUserInput('name cannot be null; leave it out to keep it');
     if (input.config === null) throw badUserInput('config cannot be null; leave it out to keep it');
+    // A rename (or removing the credentials) leaves config, so the
+    // application and the borrow graph, alone: one UPDATE does it. New
+    // credentials need the connector type to validate, and a bad name or id
+    // must fail as the general path fails (NOT_FOUND before a bad name), so
+    // those take it.
+    const name = input.name === undefined ? null : validNameOrNull(input.name);
+    if (input.config === undefined && input.credentials == null && (input.name === undefined || name !== null) && isWellFormedId(id)) {
+      const row = await renameConnection(this.sql, id, { name, removeCredentials: input.credentials === null, updatedAt: new Date() });
+      if (!row) throw notFound('connection', id);
+      return row;
+    }
     return this.db.transaction(async (tx) => {
       // Only a move to another application touches the borrow graph (borrowing
       // is within one application), so only then is the graph lock taken, and
@@ -160,29 +201,42 @@ export class ConnectionService {
   }
 
   async delete(id: string): Promise<boolean> {
-    return this.db.transaction(async (tx) => {
-      await lockBorrowGraph(tx);
-      const row = await findOrNotFound(tx, ConnectionRow, 'connection', id, 'pessimistic_write');
-      const steps = await tx.count(StepRow, { where: { connectionId: row.id } });
-      if (steps > 0) throw conflict(`connection "${row.name}" is used by ${steps} step(s); replace or remove them first`);
-      const borrowers = await tx.count(ConnectionRow, { where: { borrowFromId: row.id } });
-      if (borrowers > 0) throw conflict(`${borrowers} connection(s) borrow from "${row.name}"; stop their borrowing first`);
-      // With no steps and no borrowers a queue can still hold messages: a
-      // former borrower's running ones stay where they started (and messages
-      // of a replaced step finish on their old connection). queue_message
-      // references the connection, so deleting now would fail on the foreign key.
-      const [{ live }] = (await tx.query(
-        `SELECT count(*)::int AS live FROM queue_message WHERE queue_owner_id = $1 OR connection_id = $1`,
-        [row.id],
-      )) as [{ live: number }];
-      if (live > 0) throw conflict(`${live} message(s) are still in the queue of "${row.name}"; wait for them to finish`);
-      await tx.delete(ConnectionRow, { id });
-      return true;
-    });
+    if (!isWellFormedId(id)) throw notFound('connection', id);
+    // The graph lock first (as borrow() takes it), in BEGIN's round trip;
+    // then the row's, so that no step, borrower or message can start to
+    // refer to it while the references are counted.
+    return inTransaction(
+      this.sql,
+      async (tx) => {
+        const { rows } = await tx.query<{ name: string }>(`SELECT name FROM connection WHERE id = $1 FOR UPDATE`, [id]);
+        const row = rows[0];
+        if (!row) throw notFound('connection', id);
+        const { steps, borrowers, live } = await deleteUnreferencedConnection(tx, id);
+        if (steps > 0) throw conflict(`connection "${row.name}" is used by ${steps} step(s); replace or remove them first`);
+        if (borrowers > 0) throw conflict(`${borrowers} connection(s) borrow from "${row.name}"; stop their borrowing first`);
+        // With no steps and no borrowers a queue can still hold messages: a
+        // former borrower's running ones stay where they started (and messages
+        // of a replaced step finish on their old connection). queue_message
+        // references the connection, so deleting now would fail on the foreign key.
+        if (live > 0) throw conflict(`${live} message(s) are still in the queue of "${row.name}"; wait for them to finish`);
+        return true;
+      },
+      LOCK_BORROW_GRAPH,
+    );
   }
 
   async setConcurrency(input: SetConcurrency): Promise<ConnectionRow> {
     const choice = choosePolicy(input.level, input.autoRecoverRateLimitErrors, input.rateLimit, this.maxConcurrencyLevel);
+    // A valid policy for a connection that does not borrow: one statement
+    // (connectionWrites.ts). Otherwise the general path below says what is
+    // wrong, in its order: NOT_FOUND, then borrowing, then the policy.
+    if (choice.ok && isWellFormedId(input.connectionId)) {
+      const row = await setPolicy(this.sql, input.connectionId, policyToColumns(choice.policy), new Date());
+      if (row) {
+        this.logger.info({ connectionId: row.id, policy: choice.policy }, 'concurrency policy set');
+        return row;
+      }
+    }
     return this.db.transaction(async (tx) => {
       // The row lock is enough: borrow() locks the borrowing connection's row
       // too, so a connection cannot become a borrower while its level is set.
@@ -243,7 +297,7 @@ export class ConnectionService {
   }
 
   async test(id: string, signal?: AbortSignal): Promise<ConnectionTest> {
-    const row = await this.get(id);
+    const { row } = await this.get(id);
     const connector = this.connectors.get(row.connectorType);
     if (!connector) return { ok: false, message: `connector "${row.connectorType}" is not installed`, latencyMs: null };
     if (!connector.ping) return { ok: true, message: `connector "${row.connectorType}" has no ping; settings are valid`, latencyMs: null };

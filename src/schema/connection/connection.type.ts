@@ -1,14 +1,16 @@
 import { Field, ID, Int, ObjectType } from 'type-graphql';
 import type { ConnectionRow } from '../../database/entities';
 import { DateTimeScalar, JSONScalar } from '../common/scalars';
+import { PLAIN_FIELDS } from '../common/plainFields';
 
-@ObjectType({ description: 'A limit of requests per time window, enforced on top of the concurrency level.' })
+@ObjectType({ ...PLAIN_FIELDS, description: 'A limit of requests per time window, enforced on top of the concurrency level.' })
 export class RateLimit {
   @Field(() => Int) requests!: number;
   @Field(() => Int) perMilliseconds!: number;
 }
 
 @ObjectType({
+  ...PLAIN_FIELDS,
   description:
     'Credentials plus an endpoint, backed by a persisted FIFO queue. Every request made through a connection is one message in that queue; at most `concurrencyLevel` messages run at once.',
 })
@@ -52,14 +54,14 @@ export class Connection {
   }
 }
 
-@ObjectType()
+@ObjectType(PLAIN_FIELDS)
 export class ConnectionTestResult {
   @Field() ok!: boolean;
   @Field(() => String, { nullable: true }) message!: string | null;
   @Field(() => Int, { nullable: true }) latencyMs!: number | null;
 }
 
-@ObjectType({ description: "A snapshot of one connection's queue, streamed by the queueSize subscription." })
+@ObjectType({ ...PLAIN_FIELDS, description: "A snapshot of one connection's queue, streamed by the queueSize subscription." })
 export class QueueStats {
   @Field(() => ID) connectionId!: string;
   @Field(() => ID) queueOwnerId!: string;

@@ -3,8 +3,7 @@
  * triggers keep (src/engine/sql/queueTally.ts): exact, and cheap at any
  * queue length. One statement for any number of owners.
  */
-import type { DataSource } from 'typeorm';
-import { typeormQueryable } from '../../database/typeormQueryable';
+import type { Queryable } from '../../engine/sql/queryable';
 import { queueTallies } from '../../engine/sql/queueTally';
 
 export interface QueueCounts {
@@ -13,10 +12,10 @@ export interface QueueCounts {
 }
 
 export class QueueStatsReader {
-  constructor(private readonly db: DataSource) {}
+  constructor(private readonly sql: Queryable) {}
 
   async forOwners(ownerIds: readonly string[]): Promise<Map<string, QueueCounts>> {
-    const tallies = await queueTallies(typeormQueryable(this.db.manager), ownerIds);
+    const tallies = await queueTallies(this.sql, ownerIds);
     return new Map([...tallies].map(([owner, t]) => [owner, { queueSize: t.queued, inFlight: t.running }]));
   }
 }

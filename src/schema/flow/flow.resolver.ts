@@ -15,7 +15,11 @@ export class FlowResolver {
 
   @Query(() => Flow, { nullable: true })
   async flow(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<Flow> {
-    return Flow.from(await ctx.services.flows.get(id));
+    // Read with its steps and their connections, which its fields then find in the loaders.
+    const { flow, steps } = await ctx.services.flows.getWithSteps(id);
+    ctx.loaders.stepsOfFlow.prime(flow.id, steps.map((s) => s.step));
+    for (const { connection } of steps) ctx.loaders.connection.prime(connection.id, connection);
+    return Flow.from(flow);
   }
 
   @Authorized('MANAGE')

@@ -11,7 +11,11 @@ import { RECORD_STEP_KINDS, SOURCE_STEP_KINDS, type StepKindName } from '../../c
 import { ConnectionRow, FlowRow, JobRow, StepRow } from '../../database/entities';
 import type { JsonObject } from '../../json';
 import { ACTIVE_JOB_STATUSES } from '../../database/entities/job.entity';
-import { badUserInput, conflict } from '../common/errors';
+import { badUserInput, conflict, isWellFormedId, notFound } from '../common/errors';
+import { poolOf } from '../../database/pool';
+import { flowColumns } from '../../database/entityColumns';
+import type { Queryable } from '../../engine/sql/queryable';
+import { flowWithSteps, type FlowWithSteps } from './flowReads';
 import { findOrNotFound } from '../common/ids';
 import { validName } from '../common/names';
 import { cancelActiveJobs } from '../job/cancelJobs';
@@ -50,21 +54,28 @@ function assertSequence(kinds: StepKindName[]): void {
 }
 
 export class FlowService {
+  /** Plain SQL for the reads (database/pool.ts). */
+  private readonly sql: Queryable;
+
   constructor(
     private readonly db: DataSource,
     private readonly connectors: ConnectorRegistry,
-  ) {}
-
-  list(): Promise<FlowRow[]> {
-    return this.db.getRepository(FlowRow).find({ order: { createdAt: 'ASC', id: 'ASC' } });
+  ) {
+    this.sql = poolOf(db);
   }
 
-  get(id: string): Promise<FlowRow> {
-    return findOrNotFound(this.db.manager, FlowRow, 'flow', id);
+  /** Oldest first. */
+  async list(): Promise<FlowRow[]> {
+    const { rows } = await this.sql.query<FlowRow>(`SELECT ${flowColumns('f')} FROM flow f ORDER BY f.created_at, f.id`);
+    return rows;
   }
 
-  getStep(id: string): Promise<StepRow> {
-    return findOrNotFound(this.db.manager, StepRow, 'step', id);
+  /** The flow with its steps and their connections (flowReads.ts), or NOT_FOUND. */
+  async getWithSteps(id: string): Promise<FlowWithSteps> {
+    if (!isWellFormedId(id)) throw notFound('flow', id);
+    const found = await flowWithSteps(this.sql, id);
+    if (!found) throw notFound('flow', id);
+    return found;
   }
 
   async create(name: string, specs: StepSpec[]): Promise<FlowRow> {

@@ -2,8 +2,9 @@ import { Field, ID, Int, ObjectType } from 'type-graphql';
 import type { FlowRow, StepRow } from '../../database/entities';
 import { StepKind } from '../common/enums';
 import { DateTimeScalar, JSONScalar } from '../common/scalars';
+import { PLAIN_FIELDS } from '../common/plainFields';
 
-@ObjectType()
+@ObjectType(PLAIN_FIELDS)
 export class Flow {
   @Field(() => ID) id!: string;
   @Field() name!: string;
@@ -15,7 +16,7 @@ export class Flow {
   }
 }
 
-@ObjectType()
+@ObjectType(PLAIN_FIELDS)
 export class Step {
   @Field(() => ID) id!: string;
   @Field() name!: string;

@@ -55,7 +55,7 @@ export class JobErrorResolver {
   @FieldResolver(() => Step, { nullable: true })
   async step(@Root() error: JobError, @Ctx() ctx: RequestContext): Promise<Step | null> {
     if (error.stepId === null) return null;
-    const row = await ctx.services.flows.getStep(error.stepId).catch(() => null);
+    const row = await ctx.loaders.step.load(error.stepId);
     return row ? Step.from(row) : null;
   }
 }

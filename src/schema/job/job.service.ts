@@ -3,12 +3,15 @@ import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { FlowRow, JobErrorRow, JobRow, StepRow } from '../../database/entities';
 import type { JobStatusName } from '../../database/entities/job.entity';
-import { badUserInput } from '../common/errors';
+import { badUserInput, isWellFormedId, notFound } from '../common/errors';
 import { findOrNotFound } from '../common/ids';
 import { cancelActiveJobs } from './cancelJobs';
 import { enqueueMessages } from '../../engine/sql/enqueueMessages';
 import { firstSourcePayload } from '../../engine/message';
 import { typeormQueryable } from '../../database/typeormQueryable';
+import { poolOf } from '../../database/pool';
+import { jobColumns, jobErrorColumns } from '../../database/entityColumns';
+import type { Queryable } from '../../engine/sql/queryable';
 
 /** The most rows one list field returns: a bound on what one request can ask for. */
 export const MAX_PAGE = 500;
@@ -20,24 +23,46 @@ export function validFirst(first: number | null | undefined, fallback: number): 
 }
 
 export class JobService {
-  constructor(private readonly db: DataSource) {}
+  /** Plain SQL for the reads (database/pool.ts). */
+  private readonly sql: Queryable;
 
-  get(id: string): Promise<JobRow> {
-    return findOrNotFound(this.db.manager, JobRow, 'job', id);
+  constructor(private readonly db: DataSource) {
+    this.sql = poolOf(db);
   }
 
+  async get(id: string): Promise<JobRow> {
+    if (!isWellFormedId(id)) throw notFound('job', id);
+    const { rows } = await this.sql.query<JobRow>(`SELECT ${jobColumns('j')} FROM job j WHERE j.id = $1`, [id]);
+    if (!rows[0]) throw notFound('job', id);
+    return rows[0];
+  }
+
+  /** Newest first. With flowId: NOT_FOUND when there is no such flow. */
   async list(filter: { flowId?: string | null; status?: JobStatusName | null; first?: number | null }): Promise<JobRow[]> {
     const take = validFirst(filter.first, 50);
-    if (filter.flowId != null) await findOrNotFound(this.db.manager, FlowRow, 'flow', filter.flowId);
-    return this.db.getRepository(JobRow).find({
-      where: { ...(filter.flowId != null ? { flowId: filter.flowId } : {}), ...(filter.status != null ? { status: filter.status } : {}) },
-      order: { createdAt: 'DESC', id: 'DESC' },
-      take,
-    });
+    const flowId = filter.flowId ?? null;
+    if (flowId !== null && !isWellFormedId(flowId)) throw notFound('flow', flowId);
+    // A null filter is folded away when the statement is planned (unnamed
+    // statements are planned with their values), so each case keeps its index.
+    const { rows } = await this.sql.query<JobRow>(
+      `SELECT ${jobColumns('j')} FROM job j
+        WHERE ($1::uuid IS NULL OR j.flow_id = $1::uuid) AND ($2::text IS NULL OR j.status = $2::text)
+        ORDER BY j.created_at DESC, j.id DESC
+        LIMIT $3`,
+      [flowId, filter.status ?? null, take],
+    );
+    // A job names its flow (foreign key), so only an empty list leaves the flow's existence to check.
+    if (rows.length === 0 && flowId !== null) await findOrNotFound(this.db.manager, FlowRow, 'flow', flowId);
+    return rows;
   }
 
-  errors(jobId: string, first: number | null | undefined): Promise<JobErrorRow[]> {
-    return this.db.getRepository(JobErrorRow).find({ where: { jobId }, order: { occurredAt: 'ASC', id: 'ASC' }, take: validFirst(first, 50) });
+  /** Oldest first. */
+  async errors(jobId: string, first: number | null | undefined): Promise<JobErrorRow[]> {
+    const { rows } = await this.sql.query<JobErrorRow>(
+      `SELECT ${jobErrorColumns('e')} FROM job_error e WHERE e.job_id = $1 ORDER BY e.occurred_at, e.id LIMIT $2`,
+      [jobId, validFirst(first, 50)],
+    );
+    return rows;
   }
 
   /** A QUEUED job with its source step's first request enqueued in the same transaction; a claim makes it RUNNING. */

@@ -3,8 +3,9 @@ import type { JobErrorRow, JobRow } from '../../database/entities';
 import { JobStatus } from '../common/enums';
 import { DateTimeScalar, JSONScalar } from '../common/scalars';
 import { Flow, Step } from '../flow/flow.type';
+import { PLAIN_FIELDS } from '../common/plainFields';
 
-@ObjectType({ description: 'One run of a flow.' })
+@ObjectType({ ...PLAIN_FIELDS, description: 'One run of a flow.' })
 export class Job {
   @Field(() => ID) id!: string;
   @Field(() => JobStatus) status!: JobStatus;
@@ -32,7 +33,7 @@ export class Job {
   }
 }
 
-@ObjectType()
+@ObjectType(PLAIN_FIELDS)
 export class JobError {
   @Field(() => ID) id!: string;
   @Field() message!: string;
@@ -54,7 +55,7 @@ export class JobError {
   }
 }
 
-@ObjectType()
+@ObjectType(PLAIN_FIELDS)
 export class ReplaceConnectionPayload {
   @Field(() => Flow) flow!: Flow;
   @Field(() => [Step], { description: 'Steps of the flow that now use the new connection.' }) replacedSteps!: Step[];

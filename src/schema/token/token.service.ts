@@ -3,12 +3,14 @@
  * stored, so a database dump does not let anyone in.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { IsNull, type DataSource } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import type { RoleName } from '../../auth/role';
 import { ApiTokenRow } from '../../database/entities';
 import type { Viewer } from '../common/context';
-import { notFound } from '../common/errors';
-import { findOrNotFound } from '../common/ids';
+import { isWellFormedId, notFound } from '../common/errors';
+import { apiTokenColumns } from '../../database/entityColumns';
+import { poolOf } from '../../database/pool';
+import type { Queryable } from '../../engine/sql/queryable';
 import { validName } from '../common/names';
 
 const SECRET_PREFIX = 'slc_';
@@ -32,7 +34,12 @@ export class TokenService {
   /** Live tokens by the hex SHA-256 of their secret (never the secret itself), with when they were read. */
   private readonly viewers = new Map<string, { viewer: Viewer; at: number }>();
 
-  constructor(private readonly db: DataSource) {}
+  /** Plain SQL on the pool (database/pool.ts): authentication runs on every request. */
+  private readonly sql: Queryable;
+
+  constructor(db: DataSource) {
+    this.sql = poolOf(db);
+  }
 
   /** The viewer a bearer secret stands for, or null when it names no live token. */
   async authenticate(secret: string): Promise<Viewer | null> {
@@ -52,31 +59,35 @@ export class TokenService {
   private async lookUp(hash: Buffer, now: number): Promise<Viewer | null> {
     // Plain SQL on the unique index: this runs on every request, and TypeORM's
     // query builder cost more than the query (`npm run bench -- apiLoad`).
-    const rows: { id: string; name: string; role: RoleName; last_used_at: Date | null }[] = await this.db.query(
+    const { rows } = await this.sql.query<{ id: string; name: string; role: RoleName; last_used_at: Date | null }>(
       `SELECT id, name, role, last_used_at FROM api_token WHERE secret_hash = $1 AND revoked_at IS NULL`,
       [hash],
     );
     const row = rows[0];
     if (!row) return null;
     if (!row.last_used_at || now - row.last_used_at.getTime() > LAST_USED_RESOLUTION_MS) {
-      void this.db.query(`UPDATE api_token SET last_used_at = $2 WHERE id = $1`, [row.id, new Date(now)]).catch(() => undefined);
+      void this.sql.query(`UPDATE api_token SET last_used_at = $2 WHERE id = $1`, [row.id, new Date(now)]).catch(() => undefined);
     }
     return { tokenId: row.id, tokenName: row.name, role: row.role };
   }
 
   /** True while the token is live: long-lived sockets ask again so a revocation ends them. */
   async isLive(tokenId: string): Promise<boolean> {
-    const rows: unknown[] = await this.db.query(`SELECT 1 FROM api_token WHERE id = $1 AND revoked_at IS NULL`, [tokenId]);
+    const { rows } = await this.sql.query(`SELECT 1 FROM api_token WHERE id = $1 AND revoked_at IS NULL`, [tokenId]);
     return rows.length > 0;
   }
 
-  list(): Promise<ApiTokenRow[]> {
-    return this.db.getRepository(ApiTokenRow).find({ where: { revokedAt: IsNull() }, order: { createdAt: 'ASC', id: 'ASC' } });
+  /** The live tokens, oldest first. */
+  async list(): Promise<ApiTokenRow[]> {
+    const { rows } = await this.sql.query<ApiTokenRow>(
+      `SELECT ${apiTokenColumns('t')} FROM api_token t WHERE t.revoked_at IS NULL ORDER BY t.created_at, t.id`,
+    );
+    return rows;
   }
 
   async create(name: string, role: RoleName): Promise<{ token: ApiTokenRow; secret: string }> {
     const secret = SECRET_PREFIX + randomBytes(32).toString('base64url');
-    const token = this.db.getRepository(ApiTokenRow).create({
+    const token: ApiTokenRow = {
       id: randomUUID(),
       name: validName('token', name),
       role,
@@ -84,18 +95,26 @@ export class TokenService {
       createdAt: new Date(),
       lastUsedAt: null,
       revokedAt: null,
-    });
-    await this.db.getRepository(ApiTokenRow).insert(token);
+    };
+    await this.sql.query(`INSERT INTO api_token (id, name, role, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5)`, [
+      token.id,
+      token.name,
+      token.role,
+      token.secretHash,
+      token.createdAt,
+    ]);
     return { token, secret };
   }
 
   async revoke(id: string): Promise<boolean> {
-    await this.db.transaction(async (tx) => {
-      const row = await findOrNotFound(tx, ApiTokenRow, 'API token', id, 'pessimistic_write');
-      // A revoked token is gone from every list: revoking it again names nothing.
-      if (row.revokedAt !== null) throw notFound('API token', id);
-      await tx.update(ApiTokenRow, { id }, { revokedAt: new Date() });
-    });
+    if (!isWellFormedId(id)) throw notFound('API token', id);
+    // One statement (its row lock lasts the statement): a revoked token is
+    // gone from every list, so revoking it again names nothing either.
+    const { rows } = await this.sql.query(`UPDATE api_token SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING id`, [
+      id,
+      new Date(),
+    ]);
+    if (rows.length === 0) throw notFound('API token', id);
     // After the commit: a request read between a forget inside the
     // transaction and the commit would have cached the token again.
     for (const [key, { viewer }] of this.viewers) if (viewer.tokenId === id) this.viewers.delete(key);
@@ -104,7 +123,7 @@ export class TokenService {
 
   /** BOOTSTRAP_ADMIN_TOKEN: a live ADMINISTER token with this secret exists after start. */
   async ensureBootstrapAdmin(secret: string): Promise<void> {
-    await this.db.query(
+    await this.sql.query(
       `INSERT INTO api_token (id, name, role, secret_hash, created_at)
        VALUES ($1, 'bootstrap-admin', 'ADMINISTER', $2, now())
        ON CONFLICT (secret_hash) DO UPDATE SET role = 'ADMINISTER', revoked_at = NULL`,

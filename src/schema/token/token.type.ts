@@ -2,8 +2,9 @@ import { Field, ID, Int, ObjectType } from 'type-graphql';
 import type { ApiTokenRow } from '../../database/entities';
 import { Role } from '../common/enums';
 import { DateTimeScalar } from '../common/scalars';
+import { PLAIN_FIELDS } from '../common/plainFields';
 
-@ObjectType()
+@ObjectType(PLAIN_FIELDS)
 export class ApiToken {
   @Field(() => ID) id!: string;
   @Field() name!: string;
@@ -22,19 +23,19 @@ export class ApiToken {
   }
 }
 
-@ObjectType()
+@ObjectType(PLAIN_FIELDS)
 export class CreatedApiToken {
   @Field(() => ApiToken) token!: ApiToken;
   @Field({ description: 'The bearer secret, shown once.' }) secret!: string;
 }
 
-@ObjectType()
+@ObjectType(PLAIN_FIELDS)
 export class Viewer {
   @Field(() => Role) role!: Role;
   @Field() tokenName!: string;
 }
 
-@ObjectType()
+@ObjectType(PLAIN_FIELDS)
 export class Limits {
   @Field(() => Int, { description: 'The highest concurrency level a connection may be given.' }) maxConcurrencyLevel!: number;
 }

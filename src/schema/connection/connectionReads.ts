@@ -1,0 +1,37 @@
+/**
+ * The connection rows a `connections` or `connection` query starts from,
+ * each with its queue owner's numbers from queue_tally (see queueStats.ts) in
+ * the same statement: a dashboard's list asks for queueSize and inFlight of
+ * every connection, and reading them in a second statement was a second
+ * round trip on the API's most frequent request. The resolver primes the
+ * request's loaders with both, so the field resolvers read nothing more.
+ */
+import type { ConnectionRow } from '../../database/entities';
+import { connectionColumns } from '../../database/entityColumns';
+import type { Queryable } from '../../engine/sql/queryable';
+import type { QueueCounts } from './queueStats';
+
+export interface ConnectionWithCounts {
+  row: ConnectionRow;
+  /** Of the row's queue owner (itself unless it borrows). */
+  counts: QueueCounts;
+}
+
+/**
+ * $1: one connection's id, or null for every connection (oldest first).
+ * The tally is summed per row's queue owner (a handful of rows each, on
+ * queue_tally_owner_idx); no locks.
+ */
+const SELECT_WITH_COUNTS = `
+  SELECT ${connectionColumns('c')}, tally.queued AS "queueSize", tally.running AS "inFlight"
+    FROM connection c
+    LEFT JOIN LATERAL (
+      SELECT sum(t.queued) AS queued, sum(t.running) AS running FROM queue_tally t WHERE t.queue_owner_id = c.queue_owner_id
+    ) tally ON true
+   WHERE $1::uuid IS NULL OR c.id = $1::uuid
+   ORDER BY c.created_at, c.id`;
+
+export async function connectionsWithCounts(sql: Queryable, id: string | null): Promise<ConnectionWithCounts[]> {
+  const { rows } = await sql.query<ConnectionRow & { queueSize: string | null; inFlight: string | null }>(SELECT_WITH_COUNTS, [id]);
+  return rows.map(({ queueSize, inFlight, ...row }) => ({ row, counts: { queueSize: Number(queueSize ?? 0), inFlight: Number(inFlight ?? 0) } }));
+}
