@@ -4,6 +4,7 @@ import { QueueEngine1763900000000 } from './1763900000000-QueueEngine';
 import { CompleteMessagesFunction1763910000000 } from './1763910000000-CompleteMessagesFunction';
 import { QueueTally1763920000000 } from './1763920000000-QueueTally';
 import { ClaimSaysWhenDrained1763930000000 } from './1763930000000-ClaimSaysWhenDrained';
+import { ReservedMessages1763940000000 } from './1763940000000-ReservedMessages';
 
 export const migrations = [
   Foundation1763890000000,
@@ -11,4 +12,5 @@ export const migrations = [
   CompleteMessagesFunction1763910000000,
   QueueTally1763920000000,
   ClaimSaysWhenDrained1763930000000,
+  ReservedMessages1763940000000,
 ];

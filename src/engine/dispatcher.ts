@@ -4,15 +4,26 @@
  * runs what it claimed. The database decides how many may run (the level,
  * across every process); the dispatcher only bounds what this process holds.
  *
+ * Hand-off: under a level, a claim also reserves the next few messages for
+ * this process (migrations/1763940000000-ReservedMessages.ts). When a call
+ * ends, the next reserved message starts at once in its slot, one for one,
+ * instead of the slot idling through a claim's round trip; the next claim
+ * reports both (the ended call 'done', the reserved one 'running'), and the
+ * ended call's outcome is committed only after that report, so that no
+ * commit frees the slot twice. A hand-off needs the last claim's word that
+ * the queue is not paused and that the level leaves room; a call that drew a
+ * rate limit withdraws that word until the next claim.
+ *
  * Modes: idle (nothing claimed, not pumping) → pumping (a claim in flight;
  * wakes meanwhile set `again`, so claims coalesce) → idle or, once stop() is
- * called, stopped (claims nothing more; running calls go on until the engine
- * drains or aborts them).
+ * called, stopped (claims nothing more and gives its reservations back;
+ * running calls go on until the engine drains or aborts them, and their
+ * hand-off reports still go out).
  */
 import type { Pool } from 'pg';
 import type { Logger } from '../logger';
 import type { ClaimedMessage } from './message';
-import type { Outcome } from './outcome';
+import { asksToSlowDown, type Outcome } from './outcome';
 import type { AbortReason } from './runMessage';
 import { claimMessages } from './sql/claimMessages';
 
@@ -38,12 +49,38 @@ interface Running {
 }
 
 const CLAIM_RETRY_MS = 1000;
+/**
+ * Reservations a dispatcher holds (at most the level). Enough for the calls
+ * that end during one claim's round trip at the levels where a round trip
+ * matters (a few ms against calls of tens of ms); each one held is a message
+ * no other process can take meanwhile.
+ */
+const RESERVATIONS = 4;
 const UNEXPECTED_FAILURE_RETRY_MS = 5000;
 
 export class QueueDispatcher {
+  /** Started here, outcome not committed yet (their leases are ours to keep alive). */
   private readonly running = new Map<string, Running>();
+  /** Of those, the calls whose connector has not answered yet. */
+  private readonly calls = new Map<string, Running>();
   /** Calls that ended whose slots the database has not been told about yet: the next claim tells it. */
   private finished: ClaimedMessage[] = [];
+  /** Reservations started here in an ended call's slot, not reported yet: the next claim tells it. */
+  private handedOff: ClaimedMessage[] = [];
+  /** Reservations held here, not started, oldest first. */
+  private reserved: ClaimedMessage[] = [];
+  /** Ended calls whose slot was handed off: their outcome waits for the claim that reports it. */
+  private readonly awaitingReport = new Map<string, () => void>();
+  /** The level the last claim obeyed, while a hand-off is allowed; null: not (no claim yet, burst, paused, a rate limit since). */
+  private handOffLevel: number | null = null;
+  /**
+   * Counts calls that drew a rate limit (or a used-up limit). A claim sent
+   * before the latest one cannot re-allow hand-offs; and the next claim after
+   * one gives the reservations back, so that the message that drew it (back
+   * at the head of the queue) is not overtaken by newer reserved ones.
+   */
+  private slowDowns = 0;
+  private releaseAfterSlowDown = false;
   private pumping = false;
   private again = false;
   /**
@@ -79,8 +116,13 @@ export class QueueDispatcher {
     if (this.mayHaveWork) this.pumpSoon();
   }
 
+  /** What the next claim must tell the database even if nothing else is to be done. */
+  private get hasReport(): boolean {
+    return this.finished.length > 0 || this.handedOff.length > 0 || (this.stopped && this.reserved.length > 0);
+  }
+
   private pumpSoon(): void {
-    if (this.stopped) return;
+    if (this.stopped && !this.hasReport) return;
     if (this.pumping) {
       this.again = true;
       return;
@@ -93,19 +135,47 @@ export class QueueDispatcher {
     try {
       do {
         this.again = false;
-        const room = this.deps.maxInFlight - this.running.size;
-        if (room <= 0) break;
+        const room = this.stopped ? 0 : this.deps.maxInFlight - this.running.size;
+        if (room <= 0 && !this.hasReport) break;
         const finished = this.finished.splice(0);
+        const started = this.handedOff.splice(0);
+        const slowDownsBefore = this.slowDowns;
+        const heldSent = new Set(this.reserved.map((m) => m.id));
+        const releasing = this.stopped || this.releaseAfterSlowDown;
+        this.releaseAfterSlowDown = false;
         let claimed: ClaimedMessage[];
         try {
-          const claim = await claimMessages(this.deps.pool, this.ownerId, room, this.deps.leaseMs, finished);
+          const claim = await claimMessages(this.deps.pool, this.ownerId, Math.max(0, room), this.deps.leaseMs, {
+            finished,
+            started,
+            held: this.reserved,
+            reserve: releasing ? 0 : RESERVATIONS,
+          });
           claimed = claim.messages;
+          for (const message of finished) {
+            this.awaitingReport.get(message.id)?.();
+            this.awaitingReport.delete(message.id);
+          }
+          if (claim.released) this.reserved = [];
+          // Free slots went to held reservations first (the lease stays the
+          // same). One handed off here while this claim was in flight runs
+          // already, and counts from now on either way: not twice.
+          const heldNow = new Set(this.reserved.map((m) => m.id));
+          claimed = claimed.filter((m) => !heldSent.has(m.id) || heldNow.has(m.id));
+          const startNow = new Set(claimed.map((m) => m.id));
+          this.reserved = [...this.reserved.filter((m) => !startNow.has(m.id)), ...claim.reserved];
+          const fresh = this.slowDowns === slowDownsBefore && !releasing;
+          this.handOffLevel = fresh && claim.waitMs === null ? claim.levelInUse : null;
+          // Back to reserving with the next claim (a release claims nothing).
+          if (releasing && !this.stopped) this.again = true;
           // A wake that came in meanwhile may be news this claim did not see: it stands.
           if (!this.again) this.mayHaveWork = !claim.drained;
           // Paused or at its rateLimit: nobody will NOTIFY when that is over, so come back then.
           if (claim.waitMs !== null) this.wakeIn(claim.waitMs);
         } catch (error) {
           this.finished.unshift(...finished);
+          this.handedOff.unshift(...started);
+          if (releasing) this.releaseAfterSlowDown = true;
           this.deps.logger.warn({ err: error, queueOwnerId: this.ownerId }, 'claiming failed; retrying');
           setTimeout(() => this.wake(), CLAIM_RETRY_MS).unref();
           break;
@@ -113,12 +183,14 @@ export class QueueDispatcher {
         if (this.stopped) {
           // Claimed while stopping: hand them straight back.
           for (const message of claimed) void this.deps.complete({ kind: 'release', message });
-          break;
+          this.checkIdle();
+          if (this.hasReport) this.again = true;
+          continue;
         }
         for (const message of claimed) this.start(message);
         // A full batch means there may be more waiting.
-        if (claimed.length === room) this.again = true;
-      } while (this.again && !this.stopped);
+        if (room > 0 && claimed.length === room) this.again = true;
+      } while (this.again && (!this.stopped || this.hasReport));
     } finally {
       this.pumping = false;
     }
@@ -140,7 +212,11 @@ export class QueueDispatcher {
     // The cancel's NOTIFY may have landed between this claim's commit and now,
     // when abort() could not see the message yet.
     if (this.deps.isCanceled(message.jobId)) controller.abort('canceled' satisfies AbortReason);
-    this.running.set(message.id, { message, controller });
+    const entry: Running = { message, controller };
+    // A message may be claimed again (after a retry) before its last
+    // attempt's outcome has left `running`: the new entry replaces it.
+    this.running.set(message.id, entry);
+    this.calls.set(message.id, entry);
     this.deps.onStarted(message);
     void this.deps
       .run(message, controller)
@@ -152,23 +228,52 @@ export class QueueDispatcher {
         return { kind: 'retry', message, delayMs: UNEXPECTED_FAILURE_RETRY_MS, refund: false, reason: 'internal error' };
       })
       .then(async (outcome) => {
+        this.calls.delete(message.id);
+        // The queue may be pausing: no hand-off before a claim has looked.
+        if (asksToSlowDown(outcome)) {
+          this.handOffLevel = null;
+          this.slowDowns++;
+          this.releaseAfterSlowDown = true;
+        }
         // A rate limit pauses the queue before the slot is given back, so
         // that no claim in between sends the next message into another 429.
         await this.deps.beforeRelease(outcome);
         // The call is over: its slot is free for the next claim, which need
         // not wait for the outcome's commit (the 'done' state, migrations/1763900000000-QueueEngine.ts).
         this.finished.push(message);
-        this.slotFreed();
+        const successor = this.takeReservation();
+        if (successor) {
+          const reported = new Promise<void>((resolve) => this.awaitingReport.set(message.id, resolve));
+          this.handedOff.push(successor);
+          this.start(successor);
+          this.pumpSoon();
+          await reported;
+        } else {
+          this.slotFreed();
+        }
         return this.deps.complete(outcome);
       })
       .catch((error: unknown) => this.deps.logger.error({ err: error, messageId: message.id }, 'recording an outcome failed unexpectedly'))
       .finally(() => {
         const wasFull = this.running.size >= this.deps.maxInFlight;
-        this.running.delete(message.id);
-        if (this.running.size === 0) for (const w of this.idleWaiters.splice(0)) w();
+        if (this.running.get(message.id) === entry) this.running.delete(message.id);
+        this.checkIdle();
         // The call's end already woke the queue; only this process's own bound may have held a claim back.
         if (wasFull) this.slotFreed();
       });
+  }
+
+  /** The next reservation to start in an ended call's slot, if a hand-off is allowed now. */
+  private takeReservation(): ClaimedMessage | undefined {
+    if (this.stopped || this.handOffLevel === null || this.calls.size >= this.handOffLevel) return undefined;
+    // One of a canceled job starts too: start() aborts it before any call
+    // (its row went with the job's other queued ones), and the bookkeeping
+    // stays the same as for any other hand-off.
+    return this.reserved.shift();
+  }
+
+  private checkIdle(): void {
+    if (this.running.size === 0 && this.reserved.length === 0) for (const w of this.idleWaiters.splice(0)) w();
   }
 
   /** Aborts this process's running calls of a job (canceled) or all of them (shutdown). */
@@ -178,18 +283,21 @@ export class QueueDispatcher {
     }
   }
 
-  /** Leases to keep alive: every message claimed here whose outcome has not committed. */
-  leaseIds(): string[] {
-    return [...this.running.values()].map((r) => r.message.leaseId);
+  /** Leases to keep alive: every message claimed here whose outcome has not committed, and the reservations. */
+  leased(): ClaimedMessage[] {
+    return [...[...this.running.values()].map((r) => r.message), ...this.reserved];
   }
 
+  /** Claims nothing more; the reservations go back to the queue with the next report. */
   stop(): void {
     this.stopped = true;
+    this.handOffLevel = null;
+    this.pumpSoon();
   }
 
-  /** Resolves when nothing of this queue runs here any more. */
+  /** Resolves when nothing of this queue runs here any more and no reservation is held. */
   idle(): Promise<void> {
-    if (this.running.size === 0) return Promise.resolve();
+    if (this.running.size === 0 && this.reserved.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 }

@@ -210,8 +210,8 @@ export class QueueEngine {
   }
 
   private async heartbeat(): Promise<void> {
-    const leases = [...this.dispatchers.values()].flatMap((d) => d.leaseIds());
-    await extendLeases(this.pool, leases, this.options.leaseMs);
+    const leased = [...this.dispatchers.values()].flatMap((d) => d.leased());
+    await extendLeases(this.pool, leased, this.options.leaseMs);
   }
 
   /** Messages waiting, per queue owner, across all processes (for /metrics). */

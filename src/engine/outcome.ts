@@ -41,3 +41,8 @@ export type Outcome =
   | { kind: 'release'; message: ClaimedMessage };
 
 export const NO_DELTA: JobDelta = { exported: 0, succeeded: 0, failed: 0, sourceFailed: false };
+
+/** The application said "slow down" (a rate limit, or a limit used up): the queue may be about to pause. */
+export function asksToSlowDown(outcome: Outcome): boolean {
+  return (outcome.kind === 'retry' && outcome.rateLimited !== undefined) || (outcome.kind === 'done' && outcome.slowDownMs !== undefined);
+}

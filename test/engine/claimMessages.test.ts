@@ -40,13 +40,13 @@ it('is not drained while the level holds messages back, and drained once fewer a
   // One call ends: its slot is reported and the last message takes it. As
   // many were ready as there was room for, so the claim cannot tell that
   // none is left: not drained (one more claim will tell).
-  const last = await claimMessages(db, conn, 10, 30000, [first.messages[0]!]);
+  const last = await claimMessages(db, conn, 10, 30000, { finished: [first.messages[0]!] });
   expect(last.messages).toHaveLength(1);
   expect(last.messages[0]!.id).not.toBe(first.messages[1]!.id);
   expect(last.drained).toBe(false);
 
   // Another call ends: a free slot and nothing ready.
-  const after = await claimMessages(db, conn, 10, 30000, [first.messages[1]!]);
+  const after = await claimMessages(db, conn, 10, 30000, { finished: [first.messages[1]!] });
   expect(after.messages).toHaveLength(0);
   expect(after.drained).toBe(true);
 });
@@ -68,4 +68,80 @@ it('is never drained while the queue is paused', async () => {
   expect(paused.messages).toHaveLength(0);
   expect(paused.waitMs).toBeGreaterThan(50000);
   expect(paused.drained).toBe(false);
+});
+
+describe('reservations (hand-offs, migrations/1763940000000-ReservedMessages.ts)', () => {
+  const ids = (messages: { id: string }[]): string[] => messages.map((m) => m.id);
+
+  it('under a level, reserves the next messages after those it starts, hidden from every other claim', async () => {
+    const conn = await queueWith(2, 6);
+    const mine = await claimMessages(db, conn, 10, 30000, { reserve: 2 });
+    expect(mine.messages).toHaveLength(2);
+    expect(mine.reserved).toHaveLength(2);
+    expect(mine.levelInUse).toBe(2);
+    // FIFO: the reserved ones come right after the started ones.
+    expect(ids(mine.reserved).map(Number)).toEqual(ids(mine.messages).map(Number).map((id) => id + 2));
+    // Another process, after one of ours ended: it gets the message after the reservations.
+    const other = await claimMessages(db, conn, 10, 30000, { finished: [mine.messages[0]!] });
+    expect(other.messages).toHaveLength(1);
+    expect(Number(other.messages[0]!.id)).toBe(Number(mine.reserved[1]!.id) + 1);
+    // Reservations still count as queued (queueSize), not as running.
+    const { rows } = await db.query<{ state: string; n: number }>(
+      `SELECT state, count(*)::int AS n FROM queue_message WHERE id = ANY($1::bigint[]) GROUP BY state`,
+      [ids(mine.reserved)],
+    );
+    expect(rows).toEqual([{ state: 'queued', n: 2 }]);
+  });
+
+  it('a hand-off keeps the level: the ended call is done and the reserved one running, one for one', async () => {
+    const conn = await queueWith(2, 5);
+    const mine = await claimMessages(db, conn, 10, 30000, { reserve: 1 });
+    const [first] = mine.messages;
+    const [next] = mine.reserved;
+    // `first` ended and `next` started in its slot, reported together.
+    const report = await claimMessages(db, conn, 10, 30000, { finished: [first!], started: [next!], reserve: 1 });
+    expect(report.messages).toHaveLength(0); // the level is still full
+    expect(report.reserved).toHaveLength(1); // topped up
+    const { rows } = await db.query<{ running: number; attempts: number }>(
+      `SELECT (SELECT count(*)::int FROM queue_message WHERE queue_owner_id = $1 AND state = 'running') AS running,
+              (SELECT attempts FROM queue_message WHERE id = $2) AS attempts`,
+      [conn, next!.id],
+    );
+    expect(rows[0]).toEqual({ running: 2, attempts: 1 });
+    expect(next!.attempts).toBe(1); // what the dispatcher was told it would be
+  });
+
+  it('gives a free slot to the caller’s own reservations first, then releases them with reserve 0', async () => {
+    const conn = await queueWith(2, 6);
+    const mine = await claimMessages(db, conn, 10, 30000, { reserve: 2 });
+    const freed = await claimMessages(db, conn, 10, 30000, { finished: [mine.messages[0]!], held: mine.reserved, reserve: 2 });
+    expect(ids(freed.messages)).toEqual([mine.reserved[0]!.id]); // the head: the oldest reservation
+    const held = [mine.reserved[1]!, ...freed.reserved];
+    const release = await claimMessages(db, conn, 10, 30000, { held, reserve: 0 });
+    expect(release.released).toBe(true);
+    expect(release.messages).toHaveLength(0);
+    // Plain queued messages again, in their place: another claim takes the oldest when a slot frees.
+    const other = await claimMessages(db, conn, 10, 30000, { finished: [mine.messages[1]!] });
+    expect(ids(other.messages)).toEqual([held[0]!.id]);
+  });
+
+  it('keeps reservations through a pause, and takes none in burst mode or under a rateLimit', async () => {
+    const conn = await queueWith(2, 6);
+    const mine = await claimMessages(db, conn, 10, 30000, { reserve: 2 });
+    await db.query(`UPDATE connection SET paused_until = now() + interval '1 minute' WHERE id = $1`, [conn]);
+    const paused = await claimMessages(db, conn, 10, 30000, { held: mine.reserved, reserve: 2 });
+    expect(paused.waitMs).toBeGreaterThan(50000);
+    expect(paused.released).toBe(false);
+
+    const burst = await queueWith(null, 4);
+    const b = await claimMessages(db, burst, 2, 30000, { reserve: 2 });
+    expect(b.messages).toHaveLength(2);
+    expect(b.reserved).toHaveLength(0);
+
+    const limited = await queueWith(3, 6);
+    await db.query(`UPDATE connection SET rate_limit_requests = 100, rate_limit_per_ms = 1000 WHERE id = $1`, [limited]);
+    const r = await claimMessages(db, limited, 10, 30000, { reserve: 2 });
+    expect(r.messages).toHaveLength(3);
+    expect(r.reserved).toHaveLength(0);
+  });
 });

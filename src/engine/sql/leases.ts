@@ -7,14 +7,39 @@
 import type { Queryable } from './queryable';
 import { notifyQueues } from './enqueueMessages';
 
-/** Heartbeat: pushes the expiry of these leases `leaseMs` ahead. */
-export async function extendLeases(db: Queryable, leaseIds: string[], leaseMs: number): Promise<void> {
-  if (leaseIds.length === 0) return;
+/**
+ * Heartbeat: pushes the expiry of these leases `leaseMs` ahead: of running
+ * messages (and 'done' ones whose outcome is not committed yet), and of
+ * reservations (a reservation's run_after is its expiry: see
+ * migrations/1763940000000-ReservedMessages.ts). By id, on the primary key,
+ * with the lease as proof: a message whose lease changed hands is not ours.
+ */
+export async function extendLeases(db: Queryable, leased: readonly { id: string; leaseId: string }[], leaseMs: number): Promise<void> {
+  if (leased.length === 0) return;
   await db.query(
-    `UPDATE queue_message SET lease_expires_at = clock_timestamp() + $2 * interval '1 millisecond'
-      WHERE lease_id = ANY($1::uuid[]) AND state IN ('running', 'done')`,
-    [leaseIds, leaseMs],
+    `UPDATE queue_message m
+        SET lease_expires_at = clock_timestamp() + $3 * interval '1 millisecond',
+            run_after = CASE WHEN m.state = 'queued' THEN clock_timestamp() + $3 * interval '1 millisecond' ELSE m.run_after END
+       FROM unnest($1::bigint[], $2::uuid[]) AS l(id, lease_id)
+      WHERE m.id = l.id AND m.lease_id = l.lease_id`,
+    [leased.map((m) => m.id), leased.map((m) => m.leaseId), leaseMs],
   );
+}
+
+/**
+ * Reservations given back (a stopping dispatcher): plain queued messages
+ * again, at their place in the queue, for any process to claim.
+ */
+export async function releaseReservations(db: Queryable, reserved: readonly { id: string; leaseId: string }[]): Promise<void> {
+  if (reserved.length === 0) return;
+  const { rows } = await db.query<{ queue_owner_id: string }>(
+    `UPDATE queue_message m SET lease_id = NULL, lease_expires_at = NULL, run_after = now()
+       FROM unnest($1::bigint[], $2::uuid[]) AS r(id, lease_id)
+      WHERE m.id = r.id AND m.lease_id = r.lease_id AND m.state = 'queued'
+      RETURNING m.queue_owner_id`,
+    [reserved.map((m) => m.id), reserved.map((m) => m.leaseId)],
+  );
+  await notifyQueues(db, [...new Set(rows.map((r) => r.queue_owner_id))]);
 }
 
 /**
