@@ -61,6 +61,9 @@ export class QueueEngine {
   private readonly recovering = new Set<string>();
   private readonly canceledJobs = new RecentCancels();
   private levelAdjustments: Promise<void> = Promise.resolve();
+  /** Successes per queue owner not yet reported to auto-recovery. */
+  private readonly unreportedSuccesses = new Map<string, number>();
+  private reportingSuccesses = false;
 
   constructor(private readonly options: EngineOptions) {
     this.pool = new Pool({
@@ -166,15 +169,36 @@ export class QueueEngine {
    * limits are recorded before their slot is released: see beforeRelease.)
    */
   private adjustLevels(outcomes: Outcome[]): void {
-    const successes = new Map<string, number>();
     for (const o of outcomes) {
       const owner = o.message.queueOwnerId;
-      if (o.kind === 'done' && o.errors.length === 0 && this.recovering.has(owner)) successes.set(owner, (successes.get(owner) ?? 0) + 1);
+      if (o.kind === 'done' && o.errors.length === 0 && this.recovering.has(owner)) {
+        this.unreportedSuccesses.set(owner, (this.unreportedSuccesses.get(owner) ?? 0) + 1);
+      }
     }
-    for (const [owner, count] of successes) void this.recordSample(owner, { successes: count });
+    if (!this.reportingSuccesses && this.unreportedSuccesses.size > 0) this.levelAdjustments = this.reportSuccesses();
   }
 
-  /** Applies one sample to a queue's auto-recovery state; success reports one at a time per process. Never rejects. */
+  /**
+   * One success report in flight per process; the successes that arrive
+   * meanwhile go in the next one. A report per completion batch was a
+   * transaction of four round trips per call at a low level (every call its
+   * own batch), queued behind each other, all while the level sat below its
+   * target (which against a hidden limit is always).
+   */
+  private async reportSuccesses(): Promise<void> {
+    this.reportingSuccesses = true;
+    try {
+      while (this.unreportedSuccesses.size > 0) {
+        const reports = [...this.unreportedSuccesses];
+        this.unreportedSuccesses.clear();
+        for (const [owner, successes] of reports) await this.recordSample(owner, { successes });
+      }
+    } finally {
+      this.reportingSuccesses = false;
+    }
+  }
+
+  /** Applies one sample to a queue's auto-recovery state. Never rejects. */
   private recordSample(owner: string, sample: RateLimitSample): Promise<void> {
     const run = async (): Promise<void> => {
       const client = await this.pool.connect();
@@ -199,9 +223,7 @@ export class QueueEngine {
     // A rate limit is urgent: every moment before its pause is recorded, the
     // queue's other slots may start calls into the same limit. It does not
     // queue behind success reports (the row lock keeps the two apart).
-    if (sample.rateLimited || sample.slowDownMs !== undefined) return run();
-    this.levelAdjustments = this.levelAdjustments.then(run, run);
-    return this.levelAdjustments;
+    return run();
   }
 
   private async poll(): Promise<void> {

@@ -8,9 +8,19 @@
  * throughput against a hidden concurrency limit in `npm run bench --
  * hiddenConcurrency`) and remembers L − 1 as the highest level known to work
  * (the ceiling); a probe above the ceiling that draws one falls back to the
- * ceiling. Either way the whole queue pauses the whole queue for the API's Retry-After or,
+ * ceiling. Either way the whole queue pauses for the API's Retry-After or,
  * without one, an exponential backoff with jitter (200 ms, 400 ms, … 30 s for
- * rate limits in a row with no success between them).
+ * rate limits in a row with no success between them). A failed probe's
+ * backoff starts at 50 ms instead: it went one step past a level known to
+ * work, so only the probe's own call was over the limit, and a pause as long
+ * as a first rate limit's was the largest single loss of goodput against a
+ * hidden concurrency limit (`npm run bench -- hiddenConcurrency`).
+ *
+ * A probe's round counts from the probe's start: successes left over from
+ * the round before, or reported in the same batch, came from calls started
+ * at the ceiling and say nothing about the level above it (counted, they
+ * "confirmed" probes that had not been tried, and the next rate limit then
+ * halved the level instead of falling back to the ceiling).
  *
  * Successes count in rounds (a round is as many successes as the level in
  * use). Below the ceiling the level doubles every round (slow start). At the
@@ -41,6 +51,7 @@ export interface RecoveryState {
 }
 
 export const FIRST_BACKOFF_MS = 200;
+export const PROBE_BACKOFF_MS = 50;
 export const MAX_BACKOFF_MS = 30000;
 export const FIRST_PROBE_WAIT_ROUNDS = 8;
 export const MAX_PROBE_WAIT_ROUNDS = 512;
@@ -64,9 +75,9 @@ export function afterRateLimit(
   random: () => number = Math.random,
 ): { state: RecoveryState; pauseMs: number } {
   const inARow = state.rateLimitedInARow + 1;
-  const backoff = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (inARow - 1));
-  const pauseMs = retryAfterMs ?? Math.round(backoff / 2 + (random() * backoff) / 2);
   const probing = state.ceiling !== null && state.levelInUse > state.ceiling;
+  const backoff = Math.min(MAX_BACKOFF_MS, (probing ? PROBE_BACKOFF_MS : FIRST_BACKOFF_MS) * 2 ** (inARow - 1));
+  const pauseMs = retryAfterMs ?? Math.round(backoff / 2 + (random() * backoff) / 2);
   return {
     state: {
       ...state,
@@ -104,6 +115,8 @@ export function afterSuccesses(state: RecoveryState, count: number): RecoverySta
     if (s.roundsAtCeiling >= s.probeWaitRounds) {
       s.levelInUse = Math.min(s.target, s.ceiling + s.probeStep);
       s.roundsAtCeiling = 0;
+      s.successes = 0; // the probe's round starts now
+      break;
     }
   }
   if (s.levelInUse >= s.target) {

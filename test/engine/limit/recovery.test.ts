@@ -1,9 +1,11 @@
 import {
   afterRateLimit,
   afterSuccesses,
+  FIRST_BACKOFF_MS,
   FIRST_PROBE_WAIT_ROUNDS,
   initialRecovery,
   MAX_PROBE_WAIT_ROUNDS,
+  PROBE_BACKOFF_MS,
   type RecoveryState,
 } from '../../../src/engine/limit/recovery';
 
@@ -75,5 +77,24 @@ describe('auto-recovery', () => {
   it('never goes past the target, and a success ends a run of rate limits', () => {
     const state = afterSuccesses({ ...initialRecovery(24, 25), rateLimitedInARow: 3 }, 1000);
     expect(state).toMatchObject({ levelInUse: 25, successes: 0, rateLimitedInARow: 0 });
+  });
+
+  it("counts a probe's round from the probe's start, not with successes of calls started at the ceiling", () => {
+    let state = afterRateLimit(initialRecovery(5, 25), null).state; // level 2, ceiling 4
+    state = round(state); // 4
+    for (let i = 0; i < FIRST_PROBE_WAIT_ROUNDS - 1; i++) state = round(state);
+    // The batch that ends the wait is big enough for the next round too: it starts the probe, no more.
+    state = afterSuccesses(state, 4 + 5);
+    expect(state).toMatchObject({ levelInUse: 5, ceiling: 4, successes: 0 });
+    // So a rate limit now is the probe's: back to the ceiling, not half of it.
+    expect(afterRateLimit(state, null).state).toMatchObject({ levelInUse: 4, ceiling: 4 });
+  });
+
+  it("pauses a failed probe for a shorter backoff than a first rate limit's", () => {
+    let state = afterRateLimit(initialRecovery(5, 25), null).state;
+    while (state.levelInUse <= (state.ceiling ?? 0)) state = round(state);
+    expect(afterRateLimit(state, null, () => 1).pauseMs).toBe(PROBE_BACKOFF_MS);
+    expect(afterRateLimit(state, null, () => 0).pauseMs).toBe(PROBE_BACKOFF_MS / 2);
+    expect(PROBE_BACKOFF_MS).toBeLessThan(FIRST_BACKOFF_MS);
   });
 });
