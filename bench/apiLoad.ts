@@ -71,6 +71,13 @@ function byKind(samples: Sample[]): Record<string, { n: number; p50Ms: number; p
   return Object.fromEntries(rows.sort((x, y) => y[1].p99Ms - x[1].p99Ms));
 }
 
+/** The p99 of the requests scheduled in each second of the load: a backlog from the first seconds shows as a slow decline. */
+function p99BySecond(samples: Sample[], start: number): number[] {
+  const seconds: number[][] = [];
+  for (const s of samples) (seconds[Math.floor((s.answeredAt - s.latencyMs - start) / 1000)] ??= []).push(s.latencyMs);
+  return [...seconds].map((list) => (list ? Math.round(percentile(list.sort((a, b) => a - b), 99)) : 0));
+}
+
 function summary(samples: Sample[], seconds: number, windowEnd: number): Record<string, number> {
   if (samples.length === 0) return { sent: 0, errors: 0, p99Ms: 0 };
   const ok = samples.filter((s) => s.error === null);
@@ -340,6 +347,7 @@ async function loadWhileRunning(h: Harness, workerPid: number | null): Promise<R
     met: all.p99Ms < TARGET_P99_MS && all.errors === 0,
     firstErrors: [...new Set(errors)].slice(0, 5),
     byKind: byKind([...querySamples, ...mutationSamples]),
+    p99MsBySecond: p99BySecond([...querySamples, ...mutationSamples], start),
     engine: {
       recordsPerSecondBefore: Math.round(((before1.n - before0.n) * 1000) / (before1.at - before0.at)),
       recordsPerSecondDuring: Math.round(((during1.n - during0.n) * 1000) / (during1.at - during0.at)),

@@ -70,6 +70,7 @@ export async function startSluice(config: Config, logger: Logger): Promise<Runni
           metrics.registry,
           (): Map<string, number> => running.inFlight(),
           (): Promise<Map<string, number>> => running.queuedByOwner(),
+          (): number | null => running.apiShareBudget(),
         ),
         leaseMs: config.messageLeaseMs,
         maxInFlightPerQueue: config.maxCallsPerQueue,
@@ -78,6 +79,11 @@ export async function startSluice(config: Config, logger: Logger): Promise<Runni
       engine = running;
     }
     let closing = false;
+    // The engine leaves the API a share of the process only where the two
+    // share it (ROLE=all). Split, an API process has no engine to slow down
+    // and a worker sees no API requests: each runs unbounded (and a worker
+    // competes with API processes only for the database).
+    const sharing = config.role === 'all' ? engine : null;
     http = await startHttpServer(
       {
         schema,
@@ -86,6 +92,7 @@ export async function startSluice(config: Config, logger: Logger): Promise<Runni
         metrics,
         serveApi: config.role !== 'worker',
         connectionInitTimeoutMs: config.connectionInitTimeoutMs,
+        onGraphqlServed: sharing ? (ms) => sharing.apiRequestServed(ms) : undefined,
         isHealthy: async () => {
           if (closing || !database.dataSource.isInitialized) return false;
           try {

@@ -40,6 +40,12 @@ export interface DispatcherDeps {
   onStarted(message: ClaimedMessage): void;
   /** Whether the job was canceled lately: its claimed messages must not start. */
   isCanceled(jobId: string): boolean;
+  /**
+   * How many more calls the engine's budget across all queues allows
+   * (limit/apiShare.ts; Infinity: no bound). The engine wakes a dispatcher it
+   * held back when room comes back.
+   */
+  budgetRoom(): number;
   logger: Logger;
 }
 
@@ -146,7 +152,7 @@ export class QueueDispatcher {
     try {
       do {
         this.again = false;
-        const room = this.stopped ? 0 : this.deps.maxInFlight - this.running.size;
+        const room = this.stopped ? 0 : Math.min(this.deps.maxInFlight - this.running.size, this.deps.budgetRoom());
         if (room <= 0 && !this.hasReport) break;
         const finished = this.finished.splice(0);
         const started = this.handedOff.splice(0);
@@ -178,6 +184,7 @@ export class QueueDispatcher {
           this.lastLevel = claim.levelInUse;
           const fresh = this.slowDowns === slowDownsBefore && !releasing;
           this.handOffLevel = fresh && claim.waitMs === null && claim.levelInUse !== null && claim.levelInUse <= HAND_OFF_MAX_LEVEL ? claim.levelInUse : null;
+          // A release claims nothing: claim again (and reserve again, if reservations still apply).
           if (claim.released && heldSent.size > 0 && !this.stopped) this.again = true;
           // A wake that came in meanwhile may be news this claim did not see: it stands.
           if (!this.again) this.mayHaveWork = !claim.drained;
@@ -276,7 +283,8 @@ export class QueueDispatcher {
 
   /** The next reservation to start in an ended call's slot, if a hand-off is allowed now. */
   private takeReservation(): ClaimedMessage | undefined {
-    if (this.stopped || this.handOffLevel === null || this.calls.size >= this.handOffLevel) return undefined;
+    // A hand-off keeps the calls in flight as they are; over the budget, they must drop.
+    if (this.stopped || this.handOffLevel === null || this.calls.size >= this.handOffLevel || this.deps.budgetRoom() < 0) return undefined;
     // One of a canceled job starts too: start() aborts it before any call
     // (its row went with the job's other queued ones), and the bookkeeping
     // stays the same as for any other hand-off.

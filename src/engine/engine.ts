@@ -8,6 +8,7 @@
  * released to the queue, attempt refunded, for another process or the next
  * start).
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Pool } from 'pg';
 import type { CredentialCipher } from '../auth/credentialCipher';
 import type { ConnectorRegistry } from '../connectors/registry';
@@ -15,6 +16,7 @@ import type { Logger } from '../logger';
 import { CompletionBatch } from './completionBatch';
 import { QueueDispatcher } from './dispatcher';
 import type { EngineMetrics } from './engineMetrics';
+import { ApiShareLimit, type ApiShareOptions } from './limit/apiShare';
 import { JobPlans } from './jobPlans';
 import { Notifications } from './notifications';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retryPolicy';
@@ -42,11 +44,15 @@ export interface EngineOptions {
   maxInFlightPerQueue?: number;
   retry?: RetryPolicy;
   poolSize?: number;
+  /** The API's share of this process (limit/apiShare.ts); tests make it react faster. */
+  apiShare?: ApiShareOptions;
 }
 
 type Phase = 'created' | 'running' | 'draining' | 'stopped';
 
 const RELEASE_TIMEOUT_MS = 5000;
+/** How often the budget is looked at without a sample: how soon an idle API gives the engine its full speed back. */
+const API_SHARE_CHECK_MS = 250;
 
 export class QueueEngine {
   private phase: Phase = 'created';
@@ -60,6 +66,14 @@ export class QueueEngine {
   /** Queues below their auto-recovery target: their successes are reported. */
   private readonly recovering = new Set<string>();
   private readonly canceledJobs = new RecentCancels();
+  /** The API's share (ROLE=all): bounds the calls in flight across all queues while API requests are slow. */
+  private readonly apiShare: ApiShareLimit;
+  private budget: number | null = null;
+  /** Dispatchers that found no room in the budget: woken when room comes back. */
+  private readonly heldByBudget = new Set<string>();
+  private heldWakeScheduled = false;
+  /** Logged beside each budget change, to compare the two signals (apiShare.ts says why requests' durations won). */
+  private readonly eventLoopDelay = monitorEventLoopDelay({ resolution: 10 });
   private levelAdjustments: Promise<void> = Promise.resolve();
   /** Successes per queue owner not yet reported to auto-recovery. */
   private readonly unreportedSuccesses = new Map<string, number>();
@@ -78,6 +92,7 @@ export class QueueEngine {
       options: '-c synchronous_commit=off',
     });
     this.pool.on('error', (error) => options.logger.warn({ err: error }, 'engine pool connection error'));
+    this.apiShare = new ApiShareLimit(options.apiShare);
     // Our own commits' NOTIFYs come back to us; the dispatchers concerned were
     // already woken directly, and a second wake is a claim that finds nothing.
     // The backend's pid came with the connection (BackendKeyData), so no query
@@ -89,6 +104,8 @@ export class QueueEngine {
     this.plans = new JobPlans(this.pool, options.cipher);
     this.completions = new CompletionBatch(this.pool, options.logger, (result, outcomes) => {
       for (const o of outcomes) options.metrics.record(o);
+      // Their slots count until their dispatchers drop them, after this.
+      this.wakeHeldSoon();
       for (const jobId of result.finishedJobs) this.plans.forget(jobId);
       // Follow-ups may have gone to any queue here: wake those with work.
       for (const owner of result.busyOwners) this.dispatcherFor(owner)?.wake();
@@ -129,6 +146,8 @@ export class QueueEngine {
     every(pollMs, () => this.poll(), 'polling for work');
     every(Math.max(100, Math.floor(this.options.leaseMs / 3)), () => this.heartbeat(), 'lease heartbeat');
     every(Math.max(100, Math.min(5000, Math.floor(this.options.leaseMs / 2))), () => requeueExpired(this.pool), 'requeueing expired leases');
+    every(API_SHARE_CHECK_MS, async () => this.budgetIs(this.apiShare.budget(performance.now())), 'checking the API share');
+    this.eventLoopDelay.enable();
     await this.poll();
   }
 
@@ -157,6 +176,7 @@ export class QueueEngine {
         },
         onStarted: (message) => options.metrics.started(message),
         isCanceled: (jobId) => this.canceledJobs.has(jobId),
+        budgetRoom: () => this.budgetRoomFor(ownerId),
       });
       this.dispatchers.set(ownerId, dispatcher);
     }
@@ -226,6 +246,62 @@ export class QueueEngine {
     return run();
   }
 
+  /**
+   * One GraphQL request over HTTP took `durationMs` (ROLE=all: the API and
+   * this engine share the process, the machine and the database).
+   */
+  apiRequestServed(durationMs: number): void {
+    if (this.phase !== 'running') return;
+    this.budgetIs(this.apiShare.sample(performance.now(), durationMs, this.callsInFlight()));
+  }
+
+  /** The engine's budget of calls in flight across all queues; null: no bound (the API is idle or fast). */
+  apiShareBudget(): number | null {
+    return this.budget;
+  }
+
+  private callsInFlight(): number {
+    let n = 0;
+    for (const d of this.dispatchers.values()) n += d.inFlight;
+    return n;
+  }
+
+  private budgetRoomFor(ownerId: string): number {
+    if (this.budget === null) return Infinity;
+    const room = this.budget - this.callsInFlight();
+    if (room <= 0) this.heldByBudget.add(ownerId);
+    return room;
+  }
+
+  private budgetIs(budget: number | null): void {
+    const before = this.budget;
+    if (budget === before) return;
+    this.budget = budget;
+    const window = this.apiShare.lastWindow;
+    this.options.logger.debug(
+      { from: before, to: budget, apiP90Ms: window?.p90Ms, apiSamples: window?.samples, eventLoopDelayP99Ms: this.eventLoopDelay.percentile(99) / 1e6, inFlight: this.callsInFlight() },
+      `API share: engine budget ${before ?? 'unbounded'} → ${budget ?? 'unbounded'}`,
+    );
+    this.eventLoopDelay.reset();
+    if (budget === null || (before !== null && budget > before)) this.wakeHeld();
+  }
+
+  /** After a completion batch: the slots it freed are room for the dispatchers held back, once their dispatchers drop them. */
+  private wakeHeldSoon(): void {
+    if (this.heldByBudget.size === 0 || this.heldWakeScheduled) return;
+    this.heldWakeScheduled = true;
+    setImmediate(() => {
+      this.heldWakeScheduled = false;
+      this.wakeHeld();
+    });
+  }
+
+  private wakeHeld(): void {
+    const held = [...this.heldByBudget];
+    this.heldByBudget.clear();
+    for (const owner of held) this.dispatcherFor(owner)?.wake();
+  }
+
   private async poll(): Promise<void> {
     if (this.phase !== 'running') return;
     for (const owner of await queuesWithWork(this.pool)) this.dispatcherFor(owner)?.wake();
@@ -268,6 +344,7 @@ export class QueueEngine {
     clearTimeout(timer);
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    this.eventLoopDelay.disable();
     await this.levelAdjustments;
     await this.notifications.stop();
     await this.pool.end();

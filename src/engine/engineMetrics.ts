@@ -13,6 +13,7 @@ export function createEngineMetrics(
   registry: Registry,
   inFlight: () => Map<string, number>,
   queued: () => Promise<Map<string, number>>,
+  apiShareBudget: () => number | null = () => null,
 ): EngineMetrics {
   const labelNames = ['queue_owner'] as const;
   const startedTotal = new Counter({ name: 'sluice_messages_started_total', help: 'Messages claimed and started', labelNames, registers: [registry] });
@@ -50,6 +51,14 @@ export function createEngineMetrics(
     async collect() {
       this.reset();
       for (const [owner, n] of await queued()) this.set({ queue_owner: owner }, n);
+    },
+  });
+  new Gauge({
+    name: 'sluice_engine_api_share_budget',
+    help: "The most calls this process's engine may have in flight across all queues while the API in the same process is slow (+Inf: no bound)",
+    registers: [registry],
+    collect() {
+      this.set(apiShareBudget() ?? Infinity);
     },
   });
   const startedAt = new Map<string, number>();

@@ -42,6 +42,8 @@ export interface HttpServerOptions {
   serveApi: boolean;
   /** A socket that never sends connection_init is closed (4408) after this. */
   connectionInitTimeoutMs: number;
+  /** Told how long each GraphQL request over HTTP took, request to response finished (the engine's API share). */
+  onGraphqlServed?: (durationMs: number) => void;
 }
 
 export interface RunningHttpServer {
@@ -218,8 +220,10 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
     const url = new URL(req.url ?? '/', 'http://localhost');
     const route = routeOf(url.pathname);
     res.on('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       metrics.httpRequests.inc({ route, method: req.method ?? 'GET', status: String(res.statusCode) });
-      metrics.httpDuration.observe({ route, method: req.method ?? 'GET' }, Number(process.hrtime.bigint() - started) / 1e9);
+      metrics.httpDuration.observe({ route, method: req.method ?? 'GET' }, seconds);
+      if (route === '/graphql' && options.serveApi) options.onGraphqlServed?.(seconds * 1000);
     });
     const handle = async (): Promise<void> => {
       if (url.pathname === '/healthz' && req.method === 'GET') {
