@@ -11,6 +11,7 @@ import { loadPlugins } from './connectors/pluginLoader';
 import type { Connector } from './connectors/sdk';
 import { openDatabase, type Database } from './database/database';
 import { startHttpServer, type RunningHttpServer } from './http/server';
+import { RequestsInProgress } from './http/requestsInProgress';
 import type { Logger } from './logger';
 import { createMetrics } from './metrics';
 import { LiveUpdates } from './schema/live/liveUpdates';
@@ -84,6 +85,8 @@ export async function startSluice(config: Config, logger: Logger): Promise<Runni
     // and a worker sees no API requests: each runs unbounded (and a worker
     // competes with API processes only for the database).
     const sharing = config.role === 'all' ? engine : null;
+    const graphqlInProgress = sharing ? new RequestsInProgress() : undefined;
+    if (sharing && graphqlInProgress) sharing.watchApiRequests(graphqlInProgress);
     http = await startHttpServer(
       {
         schema,
@@ -93,6 +96,7 @@ export async function startSluice(config: Config, logger: Logger): Promise<Runni
         serveApi: config.role !== 'worker',
         connectionInitTimeoutMs: config.connectionInitTimeoutMs,
         onGraphqlServed: sharing ? (ms) => sharing.apiRequestServed(ms) : undefined,
+        graphqlInProgress,
         isHealthy: async () => {
           if (closing || !database.dataSource.isInitialized) return false;
           try {

@@ -16,7 +16,13 @@ import type { Logger } from '../logger';
 import { CompletionBatch } from './completionBatch';
 import { QueueDispatcher } from './dispatcher';
 import type { EngineMetrics } from './engineMetrics';
-import { ApiShareLimit, type ApiShareOptions } from './limit/apiShare';
+import { ApiShareLimit, DEFAULT_API_SHARE, type ApiShareOptions } from './limit/apiShare';
+
+/** The API's requests not answered yet (src/http/requestsInProgress.ts). */
+export interface WaitingApiRequests {
+  readonly count: number;
+  oldestWaitMs(now: number): number;
+}
 import { JobPlans } from './jobPlans';
 import { Notifications } from './notifications';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retryPolicy';
@@ -69,6 +75,7 @@ export class QueueEngine {
   /** The API's share (ROLE=all): bounds the calls in flight across all queues while API requests are slow. */
   private readonly apiShare: ApiShareLimit;
   private budget: number | null = null;
+  private waitingApiRequests: WaitingApiRequests | null = null;
   /** Dispatchers that found no room in the budget: woken when room comes back. */
   private readonly heldByBudget = new Set<string>();
   private heldWakeScheduled = false;
@@ -147,6 +154,7 @@ export class QueueEngine {
     every(Math.max(100, Math.floor(this.options.leaseMs / 3)), () => this.heartbeat(), 'lease heartbeat');
     every(Math.max(100, Math.min(5000, Math.floor(this.options.leaseMs / 2))), () => requeueExpired(this.pool), 'requeueing expired leases');
     every(API_SHARE_CHECK_MS, async () => this.budgetIs(this.apiShare.budget(performance.now())), 'checking the API share');
+    every(this.options.apiShare?.windowMs ?? DEFAULT_API_SHARE.windowMs, async () => this.checkWaitingApiRequests(), 'checking waiting API requests');
     this.eventLoopDelay.enable();
     await this.poll();
   }
@@ -253,6 +261,18 @@ export class QueueEngine {
   apiRequestServed(durationMs: number): void {
     if (this.phase !== 'running') return;
     this.budgetIs(this.apiShare.sample(performance.now(), durationMs, this.callsInFlight()));
+  }
+
+  /** The API's requests not answered yet: looked at every API share window, so that a backlog cuts the budget before its requests end. */
+  watchApiRequests(waiting: WaitingApiRequests): void {
+    this.waitingApiRequests = waiting;
+  }
+
+  private checkWaitingApiRequests(): void {
+    const waiting = this.waitingApiRequests;
+    if (waiting === null || this.phase !== 'running') return;
+    const now = performance.now();
+    this.budgetIs(this.apiShare.stalled(now, waiting.oldestWaitMs(now), waiting.count, this.callsInFlight()));
   }
 
   /** The engine's budget of calls in flight across all queues; null: no bound (the API is idle or fast). */

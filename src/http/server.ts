@@ -24,6 +24,7 @@ import type { Services } from '../schema/services';
 import { viewerFor } from './authenticate';
 import { credentialEchoPlugin, withoutCredentialEchoes } from './credentialEchoes';
 import { requestSizeRule } from './requestLimits';
+import type { RequestsInProgress } from './requestsInProgress';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 const MAX_WS_PAYLOAD_BYTES = 256 * 1024;
@@ -44,6 +45,8 @@ export interface HttpServerOptions {
   connectionInitTimeoutMs: number;
   /** Told how long each GraphQL request over HTTP took, request to response finished (the engine's API share). */
   onGraphqlServed?: (durationMs: number) => void;
+  /** Kept up to date with the GraphQL requests over HTTP not answered yet (the engine's API share). */
+  graphqlInProgress?: RequestsInProgress;
 }
 
 export interface RunningHttpServer {
@@ -219,6 +222,10 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
     const started = process.hrtime.bigint();
     const url = new URL(req.url ?? '/', 'http://localhost');
     const route = routeOf(url.pathname);
+    if (route === '/graphql' && options.serveApi && options.graphqlInProgress) {
+      const answered = options.graphqlInProgress.begin(performance.now());
+      res.on('close', answered);
+    }
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       metrics.httpRequests.inc({ route, method: req.method ?? 'GET', status: String(res.statusCode) });

@@ -19,6 +19,12 @@
  * No busy window for `quietMs`: the API is idle or light, the budget is gone
  * (unbounded), and the engine runs at full speed again.
  *
+ * Requests still unanswered count too (`stalled`): when at least
+ * `minSamples` of them wait and the oldest has waited over `stallMs`, the
+ * API is behind now, before any of them ends and reports its duration. At
+ * the start of a load against a burst the first durations arrived a second
+ * late, and the backlog of that second was the load's worst p99.
+ *
  * The signal is the request's duration as the server sees it (request to
  * response finished), not the event loop's delay: under `npm run bench --
  * apiLoad` the server process used 49–62 % of one core, so its event loop
@@ -42,6 +48,8 @@ export interface ApiShareOptions {
   backoffRatio: number;
   /** What a fast window adds to the budget. */
   increase: number;
+  /** Unanswered requests waiting longer than this (at least `minSamples` of them) count as a slow window. */
+  stallMs: number;
 }
 
 /**
@@ -64,6 +72,7 @@ export interface ApiShareOptions {
  * - floor 8: a burst flow still moves (~500 records/s here) while the API is busy.
  * - quietMs 2000: twice the slowest plausible gap in a steady load, short
  *   enough that a burst flow is back at full speed soon after the API goes quiet.
+ * - stallMs 50: twice the target; a request waiting that long will not make it.
  */
 export const DEFAULT_API_SHARE: ApiShareOptions = {
   targetMs: 25,
@@ -73,6 +82,7 @@ export const DEFAULT_API_SHARE: ApiShareOptions = {
   floor: 8,
   backoffRatio: 0.25,
   increase: 4,
+  stallMs: 50,
 };
 
 /** What the last window decided, for the log. */
@@ -90,6 +100,8 @@ export class ApiShareLimit {
   private lastSampleAt: number | null = null;
   /** When the last busy window ended. */
   private lastDecisionAt: number | null = null;
+  /** When the budget was last cut: a stall cuts at most once a window. */
+  private lastCutAt: number | null = null;
   /** The window that set the budget last; null once the API went quiet. */
   lastWindow: ApiShareWindow | null = null;
 
@@ -122,13 +134,35 @@ export class ApiShareLimit {
     const p90 = sorted[Math.ceil(0.9 * sorted.length) - 1] as number;
     const samples = sorted.length;
     if (p90 > o.targetMs) {
-      const from = this.limit ?? Math.max(inFlight, o.floor);
-      this.limit = Math.max(o.floor, Math.floor(from * o.backoffRatio));
+      this.cut(now, inFlight);
     } else if (this.limit !== null && inFlight * 2 >= this.limit) {
       this.limit += o.increase;
     }
     this.lastWindow = { p90Ms: p90, samples, budget: this.limit };
     return this.limit;
+  }
+
+  /**
+   * `waiting` requests unanswered at `now`, the oldest for `oldestWaitMs`,
+   * with `inFlight` engine calls running. Returns the budget.
+   */
+  stalled(now: number, oldestWaitMs: number, waiting: number, inFlight: number): number | null {
+    const o = this.options;
+    this.expireIfQuiet(now);
+    if (waiting < o.minSamples || oldestWaitMs <= o.stallMs) return this.limit;
+    if (this.lastCutAt !== null && now - this.lastCutAt < o.windowMs) return this.limit;
+    this.lastDecisionAt = now;
+    this.cut(now, inFlight);
+    this.lastWindow = { p90Ms: oldestWaitMs, samples: waiting, budget: this.limit };
+    return this.limit;
+  }
+
+  /** A slow window: the budget drops to `backoffRatio` of itself (the first time, of the calls in flight), never below the floor. */
+  private cut(now: number, inFlight: number): void {
+    const o = this.options;
+    const from = this.limit ?? Math.max(inFlight, o.floor);
+    this.limit = Math.max(o.floor, Math.floor(from * o.backoffRatio));
+    this.lastCutAt = now;
   }
 
   private expireIfQuiet(now: number): void {

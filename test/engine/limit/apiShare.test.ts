@@ -1,6 +1,6 @@
 import { ApiShareLimit, DEFAULT_API_SHARE, type ApiShareOptions } from '../../../src/engine/limit/apiShare';
 
-const options: ApiShareOptions = { targetMs: 25, windowMs: 100, minSamples: 10, quietMs: 2000, floor: 8, backoffRatio: 0.5, increase: 4 };
+const options: ApiShareOptions = { targetMs: 25, windowMs: 100, minSamples: 10, quietMs: 2000, floor: 8, backoffRatio: 0.5, increase: 4, stallMs: 50 };
 
 /** Ten requests ending from `start` to `start` + 100 ms (one window), each taking `latencyMs`, with `inFlight` engine calls; the budget after them. */
 function window(limit: ApiShareLimit, start: number, latencyMs: number, inFlight: number): number | null {
@@ -119,4 +119,22 @@ describe('API share', () => {
     }
     expect(t).toBeLessThanOrEqual(1000);
   });
+
+  describe('requests still waiting (stalled)', () => {
+    it('cuts the budget before any slow request has ended, once a window', () => {
+      const limit = new ApiShareLimit(options);
+      expect(limit.stalled(0, 40, 20, 600)).toBeNull(); // waiting, but not long enough
+      expect(limit.stalled(10, 80, 5, 600)).toBeNull(); // long enough, but too few: a light API
+      expect(limit.stalled(20, 80, 20, 600)).toBe(300); // behind: a slow window, from the calls in flight
+      expect(limit.stalled(60, 120, 20, 300)).toBe(300); // the same window
+      expect(limit.stalled(120, 160, 20, 300)).toBe(150); // the next one
+    });
+
+    it('is forgotten, like any cut, once the API has been quiet', () => {
+      const limit = new ApiShareLimit(options);
+      limit.stalled(0, 80, 20, 600);
+      expect(limit.budget(options.quietMs + 1)).toBeNull();
+    });
+  });
 });
+
