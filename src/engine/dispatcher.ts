@@ -4,15 +4,11 @@
  * runs what it claimed. The database decides how many may run (the level,
  * across every process); the dispatcher only bounds what this process holds.
  *
- * Hand-off: under a level, a claim also reserves the next few messages for
- * this process (migrations/1763940000000-ReservedMessages.ts). When a call
- * ends, the next reserved message starts at once in its slot, one for one,
- * instead of the slot idling through a claim's round trip; the next claim
- * reports both (the ended call 'done', the reserved one 'running'), and the
- * ended call's outcome is committed only after that report, so that no
- * commit frees the slot twice. A hand-off needs the last claim's word that
- * the queue is not paused and that the level leaves room; a call that drew a
- * rate limit withdraws that word until the next claim.
+ * Hand-offs: under a level, a claim also reserves the next few messages for
+ * this process; when a call ends, the next reserved one starts at once in its
+ * slot, and the next claim reports both, one for one (handOffs.ts). The
+ * ended call's outcome commits only after that report, so that no commit
+ * frees the slot twice.
  *
  * Modes: idle (nothing claimed, not pumping) → pumping (a claim in flight;
  * wakes meanwhile set `again`, so claims coalesce) → idle or, once stop() is
@@ -23,6 +19,7 @@
 import type { Pool } from 'pg';
 import type { Logger } from '../logger';
 import type { ClaimedMessage } from './message';
+import { HandOffs } from './handOffs';
 import { asksToSlowDown, type Outcome } from './outcome';
 import type { AbortReason } from './runMessage';
 import { claimMessages } from './sql/claimMessages';
@@ -55,22 +52,6 @@ interface Running {
 }
 
 const CLAIM_RETRY_MS = 1000;
-/**
- * Reservations a dispatcher holds (at most the level). Enough for the calls
- * that end during one claim's round trip at the levels where a round trip
- * matters (a few ms against calls of tens of ms); each one held is a message
- * no other process can take meanwhile.
- */
-const RESERVATIONS = 4;
-/**
- * Hand-offs only up to this level. They pay where a claim's round trip is a
- * large share of each slot's time and the process has CPU to spare: at level
- * 4 against a 20 ms endpoint +17 % records/s (`npm run bench -- level` with
- * BENCH_LEVEL=4: 143–152 → 170–174/s). At level 25 the server is short of
- * CPU instead, and the reports and reservations cost more than the idle
- * slots they save (−10 %: 609–642 → 544–574/s, runs interleaved).
- */
-const HAND_OFF_MAX_LEVEL = 8;
 const UNEXPECTED_FAILURE_RETRY_MS = 5000;
 
 export class QueueDispatcher {
@@ -80,24 +61,7 @@ export class QueueDispatcher {
   private readonly calls = new Map<string, Running>();
   /** Calls that ended whose slots the database has not been told about yet: the next claim tells it. */
   private finished: ClaimedMessage[] = [];
-  /** Reservations started here in an ended call's slot, not reported yet: the next claim tells it. */
-  private handedOff: ClaimedMessage[] = [];
-  /** Reservations held here, not started, oldest first. */
-  private reserved: ClaimedMessage[] = [];
-  /** Ended calls whose slot was handed off: their outcome waits for the claim that reports it. */
-  private readonly awaitingReport = new Map<string, () => void>();
-  /** The level the last claim obeyed, while a hand-off is allowed; null: not (no claim yet, burst, paused, a rate limit since). */
-  private handOffLevel: number | null = null;
-  /** The level the last claim obeyed (null: none yet, or burst). */
-  private lastLevel: number | null = null;
-  /**
-   * Counts calls that drew a rate limit (or a used-up limit). A claim sent
-   * before the latest one cannot re-allow hand-offs; and the next claim after
-   * one gives the reservations back, so that the message that drew it (back
-   * at the head of the queue) is not overtaken by newer reserved ones.
-   */
-  private slowDowns = 0;
-  private releaseAfterSlowDown = false;
+  private readonly handOffs = new HandOffs();
   private pumping = false;
   private again = false;
   /**
@@ -135,7 +99,7 @@ export class QueueDispatcher {
 
   /** What the next claim must tell the database even if nothing else is to be done. */
   private get hasReport(): boolean {
-    return this.finished.length > 0 || this.handedOff.length > 0 || (this.stopped && this.reserved.length > 0);
+    return this.finished.length > 0 || this.handOffs.unreported > 0 || (this.stopped && this.handOffs.held > 0);
   }
 
   private pumpSoon(): void {
@@ -155,45 +119,20 @@ export class QueueDispatcher {
         const room = this.stopped ? 0 : Math.min(this.deps.maxInFlight - this.running.size, this.deps.budgetRoom());
         if (room <= 0 && !this.hasReport) break;
         const finished = this.finished.splice(0);
-        const started = this.handedOff.splice(0);
-        const slowDownsBefore = this.slowDowns;
-        const heldSent = new Set(this.reserved.map((m) => m.id));
-        const releasing = this.stopped || this.releaseAfterSlowDown;
-        this.releaseAfterSlowDown = false;
+        const sent = this.handOffs.nextClaim(this.stopped);
         let claimed: ClaimedMessage[];
         try {
-          const claim = await claimMessages(this.deps.pool, this.ownerId, Math.max(0, room), this.deps.leaseMs, {
-            finished,
-            started,
-            held: this.reserved,
-            reserve: releasing || (this.lastLevel !== null && this.lastLevel > HAND_OFF_MAX_LEVEL) ? 0 : RESERVATIONS,
-          });
-          claimed = claim.messages;
-          for (const message of finished) {
-            this.awaitingReport.get(message.id)?.();
-            this.awaitingReport.delete(message.id);
-          }
-          if (claim.released) this.reserved = [];
-          // Free slots went to held reservations first (the lease stays the
-          // same). One handed off here while this claim was in flight runs
-          // already, and counts from now on either way: not twice.
-          const heldNow = new Set(this.reserved.map((m) => m.id));
-          claimed = claimed.filter((m) => !heldSent.has(m.id) || heldNow.has(m.id));
-          const startNow = new Set(claimed.map((m) => m.id));
-          this.reserved = [...this.reserved.filter((m) => !startNow.has(m.id)), ...claim.reserved];
-          this.lastLevel = claim.levelInUse;
-          const fresh = this.slowDowns === slowDownsBefore && !releasing;
-          this.handOffLevel = fresh && claim.waitMs === null && claim.levelInUse !== null && claim.levelInUse <= HAND_OFF_MAX_LEVEL ? claim.levelInUse : null;
-          // A release claims nothing: claim again (and reserve again, if reservations still apply).
-          if (claim.released && heldSent.size > 0 && !this.stopped) this.again = true;
+          const claim = await claimMessages(this.deps.pool, this.ownerId, Math.max(0, room), this.deps.leaseMs, { finished, ...sent.report });
+          const answer = this.handOffs.claimed(sent, claim, finished, this.stopped);
+          claimed = answer.start;
+          if (answer.again) this.again = true;
           // A wake that came in meanwhile may be news this claim did not see: it stands.
           if (!this.again) this.mayHaveWork = !claim.drained;
           // Paused or at its rateLimit: nobody will NOTIFY when that is over, so come back then.
           if (claim.waitMs !== null) this.wakeIn(claim.waitMs);
         } catch (error) {
           this.finished.unshift(...finished);
-          this.handedOff.unshift(...started);
-          if (releasing) this.releaseAfterSlowDown = true;
+          this.handOffs.claimFailed(sent);
           this.deps.logger.warn({ err: error, queueOwnerId: this.ownerId }, 'claiming failed; retrying');
           setTimeout(() => this.wake(), CLAIM_RETRY_MS).unref();
           break;
@@ -248,21 +187,17 @@ export class QueueDispatcher {
       .then(async (outcome) => {
         this.calls.delete(message.id);
         // The queue may be pausing: no hand-off before a claim has looked.
-        if (asksToSlowDown(outcome)) {
-          this.handOffLevel = null;
-          this.slowDowns++;
-          this.releaseAfterSlowDown = true;
-        }
+        if (asksToSlowDown(outcome)) this.handOffs.slowedDown();
         // A rate limit pauses the queue before the slot is given back, so
         // that no claim in between sends the next message into another 429.
         await this.deps.beforeRelease(outcome);
         // The call is over: its slot is free for the next claim, which need
         // not wait for the outcome's commit (the 'done' state, migrations/1763900000000-QueueEngine.ts).
         this.finished.push(message);
-        const successor = this.takeReservation();
+        // A hand-off keeps the calls in flight as they are; over the engine's budget, they must drop.
+        const successor = this.handOffs.take(this.calls.size, this.deps.budgetRoom() >= 0);
         if (successor) {
-          const reported = new Promise<void>((resolve) => this.awaitingReport.set(message.id, resolve));
-          this.handedOff.push(successor);
+          const reported = this.handOffs.reported(message);
           this.start(successor);
           this.pumpSoon();
           await reported;
@@ -281,18 +216,8 @@ export class QueueDispatcher {
       });
   }
 
-  /** The next reservation to start in an ended call's slot, if a hand-off is allowed now. */
-  private takeReservation(): ClaimedMessage | undefined {
-    // A hand-off keeps the calls in flight as they are; over the budget, they must drop.
-    if (this.stopped || this.handOffLevel === null || this.calls.size >= this.handOffLevel || this.deps.budgetRoom() < 0) return undefined;
-    // One of a canceled job starts too: start() aborts it before any call
-    // (its row went with the job's other queued ones), and the bookkeeping
-    // stays the same as for any other hand-off.
-    return this.reserved.shift();
-  }
-
   private checkIdle(): void {
-    if (this.running.size === 0 && this.reserved.length === 0) for (const w of this.idleWaiters.splice(0)) w();
+    if (this.running.size === 0 && this.handOffs.held === 0) for (const w of this.idleWaiters.splice(0)) w();
   }
 
   /** Aborts this process's running calls of a job (canceled) or all of them (shutdown). */
@@ -304,19 +229,19 @@ export class QueueDispatcher {
 
   /** Leases to keep alive: every message claimed here whose outcome has not committed, and the reservations. */
   leased(): ClaimedMessage[] {
-    return [...[...this.running.values()].map((r) => r.message), ...this.reserved];
+    return [...[...this.running.values()].map((r) => r.message), ...this.handOffs.leased()];
   }
 
   /** Claims nothing more; the reservations go back to the queue with the next report. */
   stop(): void {
     this.stopped = true;
-    this.handOffLevel = null;
+    this.handOffs.stop();
     this.pumpSoon();
   }
 
   /** Resolves when nothing of this queue runs here any more and no reservation is held. */
   idle(): Promise<void> {
-    if (this.running.size === 0 && this.reserved.length === 0) return Promise.resolve();
+    if (this.running.size === 0 && this.handOffs.held === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 }
