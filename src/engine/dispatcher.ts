@@ -92,9 +92,15 @@ export class QueueDispatcher {
     this.pumpSoon();
   }
 
-  /** A call here ended, freeing a slot: worth a claim only if there may be more to start. */
+  /**
+   * A call here ended, freeing a slot: worth a claim only if there may be
+   * more to start. Reservations held here are: no NOTIFY or poll announces
+   * them (they are hidden from every claim but ours), so a queue that looks
+   * drained while it holds some would otherwise keep them, leases extended,
+   * until some other wake.
+   */
   private slotFreed(): void {
-    if (this.mayHaveWork) this.pumpSoon();
+    if (this.mayHaveWork || this.handOffs.held > 0) this.pumpSoon();
   }
 
   /** What the next claim must tell the database even if nothing else is to be done. */

@@ -25,14 +25,18 @@ import type { Claim, ClaimReport } from './sql/claimMessages';
  */
 const RESERVATIONS = 4;
 /**
- * Hand-offs only up to this level. They pay where a claim's round trip is a
- * large share of each slot's time and the process has CPU to spare: at level
- * 4 against a 20 ms endpoint +17 % records/s (`npm run bench -- level` with
- * BENCH_LEVEL=4: 143–152 → 170–174/s). At level 25 the server is short of
- * CPU instead, and the reports and reservations cost more than the idle
- * slots they save (−10 %: 609–642 → 544–574/s, runs interleaved).
+ * Hand-offs only up to this level; 0: off. They pay where a claim's round
+ * trip is a large share of each slot's time and the process has CPU to
+ * spare: at level 4 against a 20 ms endpoint +17 % records/s (`npm run bench
+ * -- level` with BENCH_LEVEL=4: 143–152 → 170–176/s); at level 25 the server
+ * is short of CPU instead, and they cost 10 % (609–642 → 544–574/s). They
+ * are OFF for now: under the full test suite's load a queue stalled once in
+ * a few runs, one message held for a whole lease (test/faults/
+ * hangingPlugin.test.ts's second job, examples/json-server-connector's
+ * worker test), and the cause is not found yet. 8 is the level to use once
+ * it is.
  */
-const HAND_OFF_MAX_LEVEL = 8;
+const HAND_OFF_MAX_LEVEL = 0;
 
 /** What one claim was sent with, for reading its answer. */
 export interface SentClaim {
@@ -107,7 +111,8 @@ export class HandOffs {
   nextClaim(stopping: boolean): SentClaim {
     const releasing = stopping || this.releaseNext;
     this.releaseNext = false;
-    const reserve = releasing || (this.lastLevel !== null && this.lastLevel > HAND_OFF_MAX_LEVEL) ? 0 : RESERVATIONS;
+    // Reservations once a claim has said the level, and only where hand-offs apply.
+    const reserve = !releasing && this.lastLevel !== null && this.lastLevel <= HAND_OFF_MAX_LEVEL ? RESERVATIONS : 0;
     return { report: { started: this.started.splice(0), held: [...this.reserved], reserve }, slowDowns: this.slowDowns, releasing };
   }
 
