@@ -87,6 +87,17 @@ export class QueueDispatcher {
     return this.running.size;
   }
 
+  /**
+   * Reservations held here. No NOTIFY or poll announces them (they are hidden
+   * from every claim but ours), so the engine wakes such a dispatcher when
+   * slots may have come free: after its outcomes commit, and at each poll.
+   * (A claim that skipped a finished call whose outcome was committing saw
+   * no free slot; with nothing else running, nothing else would come.)
+   */
+  get holdsReservations(): boolean {
+    return this.handOffs.held > 0;
+  }
+
   wake(): void {
     this.mayHaveWork = true;
     this.pumpSoon();

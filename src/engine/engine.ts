@@ -116,6 +116,11 @@ export class QueueEngine {
       for (const jobId of result.finishedJobs) this.plans.forget(jobId);
       // Follow-ups may have gone to any queue here: wake those with work.
       for (const owner of result.busyOwners) this.dispatcherFor(owner)?.wake();
+      // The committed outcomes freed their slots: a dispatcher holding reservations may start them now.
+      for (const owner of new Set(outcomes.map((o) => o.message.queueOwnerId))) {
+        const d = this.dispatchers.get(owner);
+        if (d?.holdsReservations) d.wake();
+      }
       this.adjustLevels(outcomes);
       // A retry waits out its backoff in the queue: wake its queue when that is over, not at the next poll.
       for (const o of outcomes) {
@@ -325,6 +330,7 @@ export class QueueEngine {
   private async poll(): Promise<void> {
     if (this.phase !== 'running') return;
     for (const owner of await queuesWithWork(this.pool)) this.dispatcherFor(owner)?.wake();
+    for (const d of this.dispatchers.values()) if (d.holdsReservations) d.wake();
   }
 
   private async heartbeat(): Promise<void> {
