@@ -29,14 +29,9 @@ const RESERVATIONS = 4;
  * trip is a large share of each slot's time and the process has CPU to
  * spare: at level 4 against a 20 ms endpoint +17 % records/s (`npm run bench
  * -- level` with BENCH_LEVEL=4: 143–152 → 170–176/s); at level 25 the server
- * is short of CPU instead, and they cost 10 % (609–642 → 544–574/s). They
- * are OFF for now: under the full test suite's load a queue stalled once in
- * a few runs, one message held for a whole lease (test/faults/
- * hangingPlugin.test.ts's second job, examples/json-server-connector's
- * worker test), and the cause is not found yet. 8 is the level to use once
- * it is.
+ * is short of CPU instead, and they cost 10 % (609–642 → 544–574/s).
  */
-const HAND_OFF_MAX_LEVEL = 0;
+const HAND_OFF_MAX_LEVEL = 8;
 
 /** What one claim was sent with, for reading its answer. */
 export interface SentClaim {
