@@ -8,7 +8,6 @@
  * released to the queue, attempt refunded, for another process or the next
  * start).
  */
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Pool } from 'pg';
 import type { CredentialCipher } from '../auth/credentialCipher';
 import type { ConnectorRegistry } from '../connectors/registry';
@@ -79,8 +78,6 @@ export class QueueEngine {
   /** Dispatchers that found no room in the budget: woken when room comes back. */
   private readonly heldByBudget = new Set<string>();
   private heldWakeScheduled = false;
-  /** Logged beside each budget change, to compare the two signals (apiShare.ts says why requests' durations won). */
-  private readonly eventLoopDelay = monitorEventLoopDelay({ resolution: 10 });
   private levelAdjustments: Promise<void> = Promise.resolve();
   /** Successes per queue owner not yet reported to auto-recovery. */
   private readonly unreportedSuccesses = new Map<string, number>();
@@ -160,7 +157,6 @@ export class QueueEngine {
     every(Math.max(100, Math.min(5000, Math.floor(this.options.leaseMs / 2))), () => requeueExpired(this.pool), 'requeueing expired leases');
     every(API_SHARE_CHECK_MS, async () => this.budgetIs(this.apiShare.budget(performance.now())), 'checking the API share');
     every(this.options.apiShare?.windowMs ?? DEFAULT_API_SHARE.windowMs, async () => this.checkWaitingApiRequests(), 'checking waiting API requests');
-    this.eventLoopDelay.enable();
     await this.poll();
   }
 
@@ -304,10 +300,9 @@ export class QueueEngine {
     this.budget = budget;
     const window = this.apiShare.lastWindow;
     this.options.logger.debug(
-      { from: before, to: budget, apiP90Ms: window?.p90Ms, apiSamples: window?.samples, eventLoopDelayP99Ms: this.eventLoopDelay.percentile(99) / 1e6, inFlight: this.callsInFlight() },
+      { from: before, to: budget, apiP90Ms: window?.p90Ms, apiSamples: window?.samples, inFlight: this.callsInFlight() },
       `API share: engine budget ${before ?? 'unbounded'} → ${budget ?? 'unbounded'}`,
     );
-    this.eventLoopDelay.reset();
     if (budget === null || (before !== null && budget > before)) this.wakeHeld();
   }
 
@@ -370,7 +365,6 @@ export class QueueEngine {
     clearTimeout(timer);
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
-    this.eventLoopDelay.disable();
     await this.levelAdjustments;
     await this.notifications.stop();
     await this.pool.end();

@@ -27,22 +27,6 @@ export async function extendLeases(db: Queryable, leased: readonly { id: string;
 }
 
 /**
- * Reservations given back (a stopping dispatcher): plain queued messages
- * again, at their place in the queue, for any process to claim.
- */
-export async function releaseReservations(db: Queryable, reserved: readonly { id: string; leaseId: string }[]): Promise<void> {
-  if (reserved.length === 0) return;
-  const { rows } = await db.query<{ queue_owner_id: string }>(
-    `UPDATE queue_message m SET lease_id = NULL, lease_expires_at = NULL, run_after = now()
-       FROM unnest($1::bigint[], $2::uuid[]) AS r(id, lease_id)
-      WHERE m.id = r.id AND m.lease_id = r.lease_id AND m.state = 'queued'
-      RETURNING m.queue_owner_id`,
-    [reserved.map((m) => m.id), reserved.map((m) => m.leaseId)],
-  );
-  await notifyQueues(db, [...new Set(rows.map((r) => r.queue_owner_id))]);
-}
-
-/**
  * Expired leases ('running', or 'done' with its outcome never committed): a message of a live job goes back to the head of its queue
  * (it keeps its id; the attempt it used stays used, so a message that kills
  * its process every time still runs out of attempts); a message of a job that
