@@ -126,7 +126,11 @@ export class HandOffs {
       this.awaitingReport.get(message.id)?.();
       this.awaitingReport.delete(message.id);
     }
-    if (claim.released) this.reserved = [];
+    // A claim asking for none leaves none of ours reserved: it gave back the
+    // held ones, or they were gone already (a cancel deletes a job's queued
+    // messages, reserved ones too). Kept, such ghosts would hold a stopping
+    // dispatcher's idle() until the grace period ran out.
+    if (claim.released || sent.report.reserve === 0) this.reserved = [];
     // Free slots went to held reservations first (the lease stays the same).
     // One handed off here while this claim was in flight runs already, and
     // counts from now on either way: not twice.
