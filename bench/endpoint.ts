@@ -20,8 +20,11 @@ let importing = 0;
  */
 let msAtInFlight: number[] = [];
 let inFlightSince = performance.now();
+/** BENCH_ENDPOINT_TRACE=file: every change of /import's in flight, every 429 and /orders request, with its time, written at /stats. */
+const trace: string[] | null = process.env.BENCH_ENDPOINT_TRACE ? [] : null;
 function importingChanges(by: number): void {
   const now = performance.now();
+  trace?.push(`${(performance.timeOrigin + now).toFixed(2)} ${by === 0 ? 'stats' : by > 0 ? 'start' : 'end'} ${importing + by}`);
   msAtInFlight[importing] = (msAtInFlight[importing] ?? 0) + (now - inFlightSince);
   inFlightSince = now;
   importing += by;
@@ -50,6 +53,7 @@ const server = http.createServer((req, res) => {
     const overRate = perSecond > 0 && windowCount >= perSecond;
     if (overConcurrency || overRate) {
       rejected++;
+      trace?.push(`${(performance.timeOrigin + performance.now()).toFixed(2)} 429 ${importing}`);
       req.resume();
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       // Seconds with a fraction (Sluice reads them): an HTTP date's 1 s resolution would say "now" or "a second" at random.
@@ -67,6 +71,7 @@ const server = http.createServer((req, res) => {
   req.on('end', () => {
     const answer = (): void => {
       if (url.pathname === '/orders') {
+        trace?.push(`${(performance.timeOrigin + performance.now()).toFixed(2)} orders ${importing}`);
         const at = performance.timeOrigin + performance.now();
         firstRequestAt.push(at);
         for (const w of arrivalWaiters.splice(0)) w.end(JSON.stringify({ at }));
@@ -92,6 +97,7 @@ const server = http.createServer((req, res) => {
         const body = JSON.stringify({ imported, firstRequestAt, rejected, msAtInFlight: msAtInFlight.map((ms) => Math.round(ms ?? 0)) });
         firstRequestAt = [];
         msAtInFlight = [];
+        if (trace) require('node:fs').writeFileSync(process.env.BENCH_ENDPOINT_TRACE as string, trace.splice(0).join('\n'));
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(body);
       } else {

@@ -264,8 +264,11 @@ const cases: Record<string, (h: Harness) => Promise<Record<string, unknown>>> = 
     const records = 2000;
     const latencyMs = 20;
     const conn = await autoRecoveringConnection(h, 25);
+    const flow = await limitedImportFlow(h, conn, records, `latency=${latencyMs}&maxInFlight=4`);
     await endpointStats(h); // from here on
-    const job = await runToEnd(h, await limitedImportFlow(h, conn, records, `latency=${latencyMs}&maxInFlight=4`));
+    const cpuBefore = cpuSeconds(h.sluicePid);
+    const job = await runToEnd(h, flow);
+    const cpuMs = (cpuSeconds(h.sluicePid) - cpuBefore) * 1000;
     const stats = await endpointStats(h);
     const limit = 4 / (latencyMs / 1000);
     const rate = throughput(job);
@@ -280,6 +283,7 @@ const cases: Record<string, (h: Harness) => Promise<Record<string, unknown>>> = 
       target: 0.85,
       rejected429: stats.rejected,
       share429: +(stats.rejected / (stats.rejected + records)).toFixed(3),
+      sluiceCpuMsPerRecord: +(cpuMs / records).toFixed(3),
       // Where the rest went: seconds the endpoint spent with 0, 1, … imports in flight.
       secondsAtInFlight: stats.msAtInFlight.map((ms) => +(ms / 1000).toFixed(2)),
     };

@@ -5,6 +5,7 @@ import { CompleteMessagesFunction1763910000000 } from './1763910000000-CompleteM
 import { QueueTally1763920000000 } from './1763920000000-QueueTally';
 import { ClaimSaysWhenDrained1763930000000 } from './1763930000000-ClaimSaysWhenDrained';
 import { ReservedMessages1763940000000 } from './1763940000000-ReservedMessages';
+import { RateLimitEpisodes1763950000000 } from './1763950000000-RateLimitEpisodes';
 
 export const migrations = [
   Foundation1763890000000,
@@ -13,4 +14,5 @@ export const migrations = [
   QueueTally1763920000000,
   ClaimSaysWhenDrained1763930000000,
   ReservedMessages1763940000000,
+  RateLimitEpisodes1763950000000,
 ];

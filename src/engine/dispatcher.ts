@@ -76,6 +76,17 @@ export class QueueDispatcher {
    */
   private mayHaveWork = true;
   private stopped = false;
+  /**
+   * Calls that drew a rate limit (or a used-up limit) whose pause is being
+   * recorded. No claim goes out meanwhile: it would read the level and the
+   * pause from before the rate limit, start calls into the same limit, and
+   * allow hand-offs at the old level (`npm run bench -- hiddenConcurrency`
+   * with BENCH_ENDPOINT_TRACE: a second 429 right after each failed probe,
+   * taking the ceiling one below the limit).
+   */
+  private recordingPauses = 0;
+  /** A claim was held back by a pause being recorded: it goes out once that is done. */
+  private claimHeldBack = false;
   private idleWaiters: (() => void)[] = [];
 
   constructor(
@@ -121,6 +132,10 @@ export class QueueDispatcher {
 
   private pumpSoon(): void {
     if (this.stopped && !this.hasReport) return;
+    if (this.recordingPauses > 0) {
+      this.claimHeldBack = true;
+      return;
+    }
     if (this.pumping) {
       this.again = true;
       return;
@@ -133,6 +148,10 @@ export class QueueDispatcher {
     try {
       do {
         this.again = false;
+        if (this.recordingPauses > 0) {
+          this.claimHeldBack = true;
+          break;
+        }
         const room = this.stopped ? 0 : Math.min(this.deps.maxInFlight - this.running.size, this.deps.budgetRoom());
         if (room <= 0 && !this.hasReport) break;
         const finished = this.finished.splice(0);
@@ -203,11 +222,23 @@ export class QueueDispatcher {
       })
       .then(async (outcome) => {
         this.calls.delete(message.id);
-        // The queue may be pausing: no hand-off before a claim has looked.
-        if (asksToSlowDown(outcome)) this.handOffs.slowedDown();
+        // The queue may be pausing: no hand-off before a claim has looked, and
+        // no claim before the pause is recorded.
+        const slowsDown = asksToSlowDown(outcome);
+        if (slowsDown) {
+          this.handOffs.slowedDown();
+          this.recordingPauses++;
+        }
         // A rate limit pauses the queue before the slot is given back, so
         // that no claim in between sends the next message into another 429.
-        await this.deps.beforeRelease(outcome);
+        try {
+          await this.deps.beforeRelease(outcome);
+        } finally {
+          if (slowsDown && --this.recordingPauses === 0 && this.claimHeldBack) {
+            this.claimHeldBack = false;
+            this.pumpSoon();
+          }
+        }
         // The call is over: its slot is free for the next claim, which need
         // not wait for the outcome's commit (the 'done' state, migrations/1763900000000-QueueEngine.ts).
         this.finished.push(message);

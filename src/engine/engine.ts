@@ -33,6 +33,7 @@ import { queuesWithWork } from './sql/queuesWithWork';
 import { RecentCancels } from './recentCancels';
 import { queuedPerOwner } from './sql/queueTally';
 import { recordRateLimits, type RateLimitSample } from './sql/recordRateLimits';
+import { SuccessReports } from './successReports';
 import type { Outcome } from './outcome';
 
 export interface EngineOptions {
@@ -68,8 +69,9 @@ export class QueueEngine {
   private readonly notifications: Notifications;
   private timers: NodeJS.Timeout[] = [];
   private readonly ownBackends = new Set<number>();
-  /** Queues below their auto-recovery target: their successes are reported. */
-  private readonly recovering = new Set<string>();
+  /** Successes of queues below their auto-recovery target, until they are reported. */
+  private readonly successReports = new SuccessReports();
+  private successReportTimer: NodeJS.Timeout | null = null;
   private readonly canceledJobs = new RecentCancels();
   /** The API's share (ROLE=all): bounds the calls in flight across all queues while API requests are slow. */
   private readonly apiShare: ApiShareLimit;
@@ -79,8 +81,6 @@ export class QueueEngine {
   private readonly heldByBudget = new Set<string>();
   private heldWakeScheduled = false;
   private levelAdjustments: Promise<void> = Promise.resolve();
-  /** Successes per queue owner not yet reported to auto-recovery. */
-  private readonly unreportedSuccesses = new Map<string, number>();
   private reportingSuccesses = false;
 
   constructor(private readonly options: EngineOptions) {
@@ -198,33 +198,37 @@ export class QueueEngine {
    * limits are recorded before their slot is released: see beforeRelease.)
    */
   private adjustLevels(outcomes: Outcome[]): void {
+    const now = performance.now();
     for (const o of outcomes) {
-      const owner = o.message.queueOwnerId;
-      if (o.kind === 'done' && o.errors.length === 0 && this.recovering.has(owner)) {
-        this.unreportedSuccesses.set(owner, (this.unreportedSuccesses.get(owner) ?? 0) + 1);
-      }
+      if (o.kind === 'done' && o.errors.length === 0) this.successReports.succeeded(o.message.queueOwnerId, now);
     }
-    if (!this.reportingSuccesses && this.unreportedSuccesses.size > 0) this.levelAdjustments = this.reportSuccesses();
+    this.reportDueSuccesses();
   }
 
   /**
-   * One success report in flight per process; the successes that arrive
-   * meanwhile go in the next one. A report per completion batch was a
-   * transaction of four round trips per call at a low level (every call its
-   * own batch), queued behind each other, all while the level sat below its
-   * target (which against a hidden limit is always).
+   * Reports the successes that are due (successReports.ts), one report in
+   * flight per process: those that fall due meanwhile go in the next.
    */
-  private async reportSuccesses(): Promise<void> {
+  private reportDueSuccesses(): void {
+    if (this.reportingSuccesses || this.phase === 'stopped') return;
     this.reportingSuccesses = true;
-    try {
-      while (this.unreportedSuccesses.size > 0) {
-        const reports = [...this.unreportedSuccesses];
-        this.unreportedSuccesses.clear();
-        for (const [owner, successes] of reports) await this.recordSample(owner, { successes });
+    this.levelAdjustments = (async () => {
+      try {
+        for (let due = this.successReports.takeDue(performance.now()); due.length > 0; due = this.successReports.takeDue(performance.now())) {
+          for (const [owner, successes] of due) await this.recordSample(owner, { successes });
+        }
+      } finally {
+        this.reportingSuccesses = false;
       }
-    } finally {
-      this.reportingSuccesses = false;
-    }
+      const inMs = this.successReports.nextDueIn(performance.now());
+      if (inMs !== null && this.successReportTimer === null) {
+        this.successReportTimer = setTimeout(() => {
+          this.successReportTimer = null;
+          this.reportDueSuccesses();
+        }, inMs + 1);
+        this.successReportTimer.unref();
+      }
+    })();
   }
 
   /** Applies one sample to a queue's auto-recovery state. Never rejects. */
@@ -233,10 +237,9 @@ export class QueueEngine {
       const client = await this.pool.connect();
       try {
         await client.query('BEGIN');
-        const { change, recovering } = await recordRateLimits(client, owner, sample);
+        const { change, successesBeforeChange } = await recordRateLimits(client, owner, sample);
         await client.query('COMMIT');
-        if (recovering) this.recovering.add(owner);
-        else this.recovering.delete(owner);
+        this.successReports.recorded(owner, successesBeforeChange);
         if (change) {
           this.options.metrics.levelChanged(owner, change.reason);
           this.options.logger.info({ queueOwnerId: owner, ...change }, `level in use ${change.from} → ${change.to} (${change.reason})`);
@@ -365,6 +368,7 @@ export class QueueEngine {
     clearTimeout(timer);
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    if (this.successReportTimer) clearTimeout(this.successReportTimer);
     await this.levelAdjustments;
     await this.notifications.stop();
     await this.pool.end();

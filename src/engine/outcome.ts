@@ -36,9 +36,15 @@ export type Outcome =
    * (rate limits under auto-recovery). `rateLimited`: the call drew a rate
    * limit, with the API's Retry-After when it gave one.
    */
-  | { kind: 'retry'; message: ClaimedMessage; delayMs: number; refund: boolean; reason: string; rateLimited?: { retryAfterMs: number | null } }
+  | { kind: 'retry'; message: ClaimedMessage; delayMs: number; refund: boolean; reason: string; rateLimited?: RateLimitedCall }
   /** Not run to the end because this process stops: back to the queue at once, attempt refunded. */
   | { kind: 'release'; message: ClaimedMessage };
+
+export interface RateLimitedCall {
+  retryAfterMs: number | null;
+  /** performance.now() when the call started: a call that started before the queue's last pause belongs to it. */
+  callStartedAt: number;
+}
 
 export const NO_DELTA: JobDelta = { exported: 0, succeeded: 0, failed: 0, sourceFailed: false };
 

@@ -116,6 +116,7 @@ function failed(message: ClaimedMessage, step: PlannedStep, code: string, reason
 
 export async function runMessage(deps: RunDeps, message: ClaimedMessage, controller: AbortController): Promise<Outcome> {
   const signal = controller.signal;
+  const startedAt = performance.now();
   const log = connectorLogger(deps.logger, { messageId: message.id, jobId: message.jobId, stepId: message.stepId });
   let step: PlannedStep | undefined;
   let autoRecover = false;
@@ -164,15 +165,23 @@ export async function runMessage(deps: RunDeps, message: ClaimedMessage, control
     if (signal.aborted && signal.reason === 'canceled') return { kind: 'done', message, followUps: [], delta: NO_DELTA, errors: [] };
     if (!step) return { kind: 'retry', message, delayMs: backoffMs(deps.retry, message.attempts), refund: false, reason: describeThrown(error) };
     try {
-      return classify(deps, message, step, error, autoRecover, log);
+      return classify(deps, message, step, error, autoRecover, log, startedAt);
     } catch {
       // What the plugin threw cannot even be inspected (a throwing getter, a hostile Proxy): still transient.
-      return classify(deps, message, step, new TransientError('the connector threw something that cannot be read', 'PLUGIN_ERROR'), autoRecover, log);
+      return classify(deps, message, step, new TransientError('the connector threw something that cannot be read', 'PLUGIN_ERROR'), autoRecover, log, startedAt);
     }
   }
 }
 
-function classify(deps: RunDeps, message: ClaimedMessage, step: PlannedStep, error: unknown, autoRecover: boolean, log: ConnectorLogger): Outcome {
+function classify(
+  deps: RunDeps,
+  message: ClaimedMessage,
+  step: PlannedStep,
+  error: unknown,
+  autoRecover: boolean,
+  log: ConnectorLogger,
+  startedAt: number,
+): Outcome {
   const exhausted = message.attempts >= deps.retry.maxAttempts;
   // By kind, not by class: a plugin's own copy of the SDK makes errors of its own classes.
   const kind = connectorErrorKind(error);
@@ -196,7 +205,7 @@ function classify(deps: RunDeps, message: ClaimedMessage, step: PlannedStep, err
         delayMs: retryAfterMs ?? FIRST_BACKOFF_MS,
         refund: true,
         reason,
-        rateLimited: { retryAfterMs },
+        rateLimited: { retryAfterMs, callStartedAt: startedAt },
       };
     }
     if (exhausted) return failed(message, step, 'RATE_LIMITED', reason);

@@ -16,11 +16,27 @@
  * as a first rate limit's was the largest single loss of goodput against a
  * hidden concurrency limit (`npm run bench -- hiddenConcurrency`).
  *
+ * The calls already in flight when a rate limit paused the queue answer too,
+ * during the pause or just after it. Each of them that draws a rate limit is
+ * one more call the API did not take beside the others: the *headroom*, the
+ * level in use at the first rate limit minus the rate limits of its pause,
+ * is how many calls the API took at once, and the ceiling and the level in
+ * use drop to it, without a further backoff. Against a hidden limit of 4 at
+ * level 25 this reaches 4 in the first pause, where halving alone went
+ * 25 → 12 → 6 → 3 with a pause and a burst of 429s at each step (`npm run
+ * bench -- hiddenConcurrency`). After a failed probe from a ceiling C to
+ * C + k, k − 1 more rate limits are expected and leave the ceiling at C.
+
  * A probe's round counts from the probe's start: successes left over from
  * the round before, or reported in the same batch, came from calls started
  * at the ceiling and say nothing about the level above it (counted, they
  * "confirmed" probes that had not been tried, and the next rate limit then
- * halved the level instead of falling back to the ceiling).
+ * halved the level instead of falling back to the ceiling). And a probe's
+ * round is longer by the ceiling: the first successes after it starts are
+ * those of the calls already running at the ceiling, and against a hidden
+ * limit a probe's own call sometimes gets through (it lands while a slot is
+ * between two calls); counted as the round, those "confirmed" a probe one
+ * above the limit, and the next rate limit halved the level.
  *
  * Successes count in rounds (a round is as many successes as the level in
  * use). Below the ceiling the level doubles every round (slow start). At the
@@ -48,10 +64,12 @@ export interface RecoveryState {
   probeWaitRounds: number;
   /** How far above the ceiling the next probe goes. */
   probeStep: number;
+  /** The calls the API took at once, as the rate limits of the last pause tell it; null: no pause to read. */
+  headroom: number | null;
 }
 
 export const FIRST_BACKOFF_MS = 200;
-export const PROBE_BACKOFF_MS = 50;
+export const PROBE_BACKOFF_MS = 20;
 export const MAX_BACKOFF_MS = 30000;
 export const FIRST_PROBE_WAIT_ROUNDS = 8;
 export const MAX_PROBE_WAIT_ROUNDS = 512;
@@ -66,6 +84,7 @@ export function initialRecovery(levelInUse: number, target: number): RecoverySta
     roundsAtCeiling: 0,
     probeWaitRounds: FIRST_PROBE_WAIT_ROUNDS,
     probeStep: 1,
+    headroom: null,
   };
 }
 
@@ -90,16 +109,34 @@ export function afterRateLimit(
       roundsAtCeiling: 0,
       probeWaitRounds: probing ? Math.min(MAX_PROBE_WAIT_ROUNDS, state.probeWaitRounds * 2) : state.probeWaitRounds,
       probeStep: 1,
+      headroom: Math.max(1, state.levelInUse - 1),
     },
     pauseMs,
   };
 }
 
+/** Successes in a round: the level in use, and for a probe also the calls running at the ceiling when it started (see above). */
+function roundLength(s: RecoveryState): number {
+  return s.ceiling !== null && s.levelInUse > s.ceiling ? s.levelInUse + s.ceiling : s.levelInUse;
+}
+
+/**
+ * A rate limit answered to a call that started before the pause of the last
+ * one (see above). Without a headroom (no rate limit started that pause: the
+ * application asked for it, ctx.slowDown) it changes nothing.
+ */
+export function afterRateLimitInPause(state: RecoveryState): RecoveryState {
+  if (state.headroom === null) return state;
+  const headroom = Math.max(1, state.headroom - 1);
+  const ceiling = Math.min(state.ceiling ?? headroom, headroom);
+  return { ...state, headroom, ceiling, levelInUse: Math.min(state.levelInUse, ceiling) };
+}
+
 export function afterSuccesses(state: RecoveryState, count: number): RecoveryState {
   const s = { ...state, successes: state.successes + count };
   if (count > 0) s.rateLimitedInARow = 0;
-  while (s.levelInUse < s.target && s.successes >= s.levelInUse) {
-    s.successes -= s.levelInUse; // a round is over
+  while (s.levelInUse < s.target && s.successes >= roundLength(s)) {
+    s.successes -= roundLength(s); // a round is over
     if (s.ceiling === null || s.levelInUse < s.ceiling) {
       s.levelInUse = Math.min(s.levelInUse * 2, s.ceiling ?? s.target, s.target);
       continue;
@@ -124,4 +161,18 @@ export function afterSuccesses(state: RecoveryState, count: number): RecoverySta
     s.successes = 0;
   }
   return s;
+}
+
+/**
+ * How many more successes it takes to change the level in use or the
+ * ceiling; null: none will (the level is at its target). Fewer change only
+ * the counts, so the engine reports successes in batches of this size
+ * (successReports.ts) instead of one transaction per call or two.
+ */
+export function successesBeforeChange(s: RecoveryState): number | null {
+  if (s.levelInUse >= s.target) return null;
+  const restOfRound = Math.max(1, roundLength(s) - s.successes);
+  // Below the ceiling a round doubles the level; a probe's round makes it the ceiling.
+  if (s.ceiling === null || s.levelInUse !== s.ceiling) return restOfRound;
+  return Math.max(0, s.probeWaitRounds - s.roundsAtCeiling - 1) * s.levelInUse + restOfRound;
 }

@@ -9,13 +9,14 @@
  * state). NO KEY: inserts of messages (whose foreign key takes KEY SHARE on
  * the row) are not held up. A queue without auto-recovery is left alone.
  */
-import type { PoolClient } from 'pg';
-import { afterRateLimit, afterSuccesses, type RecoveryState } from '../limit/recovery';
+import { afterRateLimit, afterRateLimitInPause, afterSuccesses, successesBeforeChange, type RecoveryState } from '../limit/recovery';
+import type { RateLimitedCall } from '../outcome';
 import { notifyQueues } from './enqueueMessages';
+import type { Queryable } from './queryable';
 
 export interface RateLimitSample {
   /** The largest Retry-After among the batch's rate limits; undefined: no rate limit in the batch. */
-  rateLimited?: { retryAfterMs: number | null };
+  rateLimited?: RateLimitedCall;
   /** A successful call said the application's limit is used up for this long: pause, nothing more. */
   slowDownMs?: number;
   successes: number;
@@ -30,42 +31,98 @@ export interface LevelChange {
 
 export interface RecordedRateLimits {
   change: LevelChange | null;
-  /** Auto-recovery is on and the level in use is below the target: successes still matter. */
-  recovering: boolean;
+  /**
+   * Auto-recovery is on and the level in use is below the target: this many
+   * more successes may change the level or the ceiling. Null: successes do
+   * not matter.
+   */
+  successesBeforeChange: number | null;
 }
 
-export async function recordRateLimits(tx: PoolClient, ownerId: string, sample: RateLimitSample): Promise<RecordedRateLimits> {
-  const { rows } = await tx.query<{
-    auto_recover: boolean;
-    concurrency_level: number | null;
-    target_concurrency_level: number | null;
-    known_good_level: number | null;
-    recovery_successes: number;
-    rate_limited_count: number;
-    rounds_at_ceiling: number;
-    probe_wait_rounds: number;
-    probe_step: number;
-    paused: boolean;
-  }>(
+/** Runs inside the caller's transaction (the row lock lasts until its end). */
+export async function recordRateLimits(tx: Queryable, ownerId: string, sample: RateLimitSample): Promise<RecordedRateLimits> {
+  const { rows } = await tx.query<RecoveryColumns & { in_last_pause: boolean }>(
+    // in_last_pause: the queue is paused now, or the call that drew this rate
+    // limit started ($2 ms ago, measured here, so it is the same clock's
+    // difference on both sides) before the rate limit that began the last pause.
     `SELECT auto_recover, concurrency_level, target_concurrency_level, known_good_level, recovery_successes, rate_limited_count,
-            rounds_at_ceiling, probe_wait_rounds, probe_step, coalesce(paused_until > clock_timestamp(), false) AS paused
+            rounds_at_ceiling, probe_wait_rounds, probe_step, rate_limit_headroom,
+            coalesce(paused_until > clock_timestamp(), false)
+              OR coalesce(clock_timestamp() - $2::int * interval '1 millisecond' < rate_limit_paused_at, false) AS in_last_pause
        FROM connection WHERE id = $1 FOR NO KEY UPDATE`,
-    [ownerId],
+    [ownerId, sample.rateLimited ? Math.ceil(performance.now() - sample.rateLimited.callStartedAt) : 0],
   );
   const row = rows[0];
   if (row && sample.slowDownMs !== undefined) {
-    // Whatever the policy: waiting for a reset the API announced costs nothing and spares a 429.
+    // Whatever the policy: waiting for a reset the API announced costs nothing
+    // and spares a 429. Such a pause says nothing of how many calls the API
+    // takes at once: no headroom is read from the 429s that come during it.
     await tx.query(
-      `UPDATE connection SET paused_until = greatest(coalesce(paused_until, clock_timestamp()), clock_timestamp() + $2::int * interval '1 millisecond')
+      `UPDATE connection
+          SET paused_until = greatest(coalesce(paused_until, clock_timestamp()), clock_timestamp() + $2::int * interval '1 millisecond'),
+              rate_limit_headroom = NULL
         WHERE id = $1`,
       [ownerId, Math.round(sample.slowDownMs)],
     );
-    return { change: { from: row.concurrency_level ?? 0, to: row.concurrency_level ?? 0, pauseMs: sample.slowDownMs, reason: 'limit-exhausted' }, recovering: row.auto_recover && (row.concurrency_level ?? 0) < (row.target_concurrency_level ?? 0) };
+    const level = row.concurrency_level ?? 0;
+    const recovery = recoveryOf(row);
+    return {
+      change: { from: level, to: level, pauseMs: sample.slowDownMs, reason: 'limit-exhausted' },
+      successesBeforeChange: recovery ? successesBeforeChange(recovery) : null,
+    };
   }
-  if (!row || !row.auto_recover || row.concurrency_level === null || row.target_concurrency_level === null) {
-    return { change: null, recovering: false };
+  let state = row ? recoveryOf(row) : null;
+  if (!row || !state) return { change: null, successesBeforeChange: null };
+  const from = state.levelInUse;
+  let pauseMs: number | null = null;
+  // Calls that were already running when the queue paused answer 429 too:
+  // they belong to the rate limit that paused it, not to a new one, and must
+  // not halve the level again nor double the backoff; each says the API took
+  // one call fewer at once than were running (limit/recovery.ts).
+  if (sample.rateLimited && row.in_last_pause) {
+    state = afterRateLimitInPause(state);
+  } else if (sample.rateLimited) {
+    ({ state, pauseMs } = afterRateLimit(state, sample.rateLimited.retryAfterMs));
+  } else {
+    state = afterSuccesses(state, sample.successes);
   }
-  let state: RecoveryState = {
+  await tx.query(
+    `UPDATE connection
+        SET concurrency_level = $2, known_good_level = $3, recovery_successes = $4, rate_limited_count = $5,
+            rounds_at_ceiling = $7, probe_wait_rounds = $8, probe_step = $9, rate_limit_headroom = $10,
+            rate_limit_paused_at = CASE WHEN $6::int IS NULL THEN rate_limit_paused_at ELSE clock_timestamp() END,
+            paused_until = CASE WHEN $6::int IS NULL THEN paused_until
+                                ELSE greatest(coalesce(paused_until, clock_timestamp()), clock_timestamp() + $6::int * interval '1 millisecond') END
+      WHERE id = $1`,
+    [ownerId, state.levelInUse, state.ceiling, state.successes, state.rateLimitedInARow, pauseMs, state.roundsAtCeiling, state.probeWaitRounds, state.probeStep, state.headroom],
+  );
+  const needed = successesBeforeChange(state);
+  if (state.levelInUse === from && pauseMs === null) return { change: null, successesBeforeChange: needed };
+  // Subscribers see the level in use; other processes' dispatchers re-claim under it.
+  await notifyQueues(tx, [ownerId]);
+  return {
+    change: { from, to: state.levelInUse, pauseMs, reason: sample.rateLimited ? 'rate-limited' : 'recovering' },
+    successesBeforeChange: needed,
+  };
+}
+
+interface RecoveryColumns {
+  auto_recover: boolean;
+  concurrency_level: number | null;
+  target_concurrency_level: number | null;
+  known_good_level: number | null;
+  recovery_successes: number;
+  rate_limited_count: number;
+  rounds_at_ceiling: number;
+  probe_wait_rounds: number;
+  probe_step: number;
+  rate_limit_headroom: number | null;
+}
+
+/** The stored auto-recovery state; null: the queue has no auto-recovery. */
+function recoveryOf(row: RecoveryColumns): RecoveryState | null {
+  if (!row.auto_recover || row.concurrency_level === null || row.target_concurrency_level === null) return null;
+  return {
     levelInUse: row.concurrency_level,
     target: row.target_concurrency_level,
     ceiling: row.known_good_level,
@@ -74,30 +131,6 @@ export async function recordRateLimits(tx: PoolClient, ownerId: string, sample: 
     roundsAtCeiling: row.rounds_at_ceiling,
     probeWaitRounds: row.probe_wait_rounds,
     probeStep: row.probe_step,
+    headroom: row.rate_limit_headroom,
   };
-  const from = state.levelInUse;
-  let pauseMs: number | null = null;
-  // Calls that were already running when the queue paused answer 429 too:
-  // they belong to the rate limit that paused it, not to a new one, and must
-  // not halve the threshold again nor double the backoff.
-  if (sample.rateLimited && row.paused) return { change: null, recovering: state.levelInUse < state.target };
-  if (sample.rateLimited) {
-    ({ state, pauseMs } = afterRateLimit(state, sample.rateLimited.retryAfterMs));
-  } else {
-    state = afterSuccesses(state, sample.successes);
-  }
-  await tx.query(
-    `UPDATE connection
-        SET concurrency_level = $2, known_good_level = $3, recovery_successes = $4, rate_limited_count = $5,
-            rounds_at_ceiling = $7, probe_wait_rounds = $8, probe_step = $9,
-            paused_until = CASE WHEN $6::int IS NULL THEN paused_until
-                                ELSE greatest(coalesce(paused_until, clock_timestamp()), clock_timestamp() + $6::int * interval '1 millisecond') END
-      WHERE id = $1`,
-    [ownerId, state.levelInUse, state.ceiling, state.successes, state.rateLimitedInARow, pauseMs, state.roundsAtCeiling, state.probeWaitRounds, state.probeStep],
-  );
-  const recovering = state.levelInUse < state.target;
-  if (state.levelInUse === from && pauseMs === null) return { change: null, recovering };
-  // Subscribers see the level in use; other processes' dispatchers re-claim under it.
-  await notifyQueues(tx, [ownerId]);
-  return { change: { from, to: state.levelInUse, pauseMs, reason: sample.rateLimited ? 'rate-limited' : 'recovering' }, recovering };
 }

@@ -254,7 +254,8 @@ export class ConnectionService {
       await tx.query(
         `UPDATE connection
             SET paused_until = NULL, known_good_level = NULL, recovery_successes = 0, rate_limited_count = 0,
-                rounds_at_ceiling = 0, probe_wait_rounds = DEFAULT, probe_step = DEFAULT
+                rounds_at_ceiling = 0, probe_wait_rounds = DEFAULT, probe_step = DEFAULT,
+              rate_limit_paused_at = NULL, rate_limit_headroom = NULL
           WHERE id = $1`,
         [row.id],
       );

@@ -72,7 +72,8 @@ export async function setPolicy(sql: Queryable, id: string, policy: PolicyColumn
               target_concurrency_level = p."targetConcurrencyLevel",
               rate_limit_requests = p."rateLimitRequests", rate_limit_per_ms = p."rateLimitPerMs", updated_at = $3,
               paused_until = NULL, known_good_level = NULL, recovery_successes = 0, rate_limited_count = 0,
-              rounds_at_ceiling = 0, probe_wait_rounds = DEFAULT, probe_step = DEFAULT
+              rounds_at_ceiling = 0, probe_wait_rounds = DEFAULT, probe_step = DEFAULT,
+              rate_limit_paused_at = NULL, rate_limit_headroom = NULL
          FROM policy p
         WHERE c.id = $1 AND c.borrow_from_id IS NULL
        RETURNING ${connectionColumns('c')}

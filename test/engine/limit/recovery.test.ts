@@ -1,9 +1,11 @@
 import {
   afterRateLimit,
+  afterRateLimitInPause,
   afterSuccesses,
   FIRST_BACKOFF_MS,
   FIRST_PROBE_WAIT_ROUNDS,
   initialRecovery,
+  successesBeforeChange,
   MAX_PROBE_WAIT_ROUNDS,
   PROBE_BACKOFF_MS,
   type RecoveryState,
@@ -96,5 +98,63 @@ describe('auto-recovery', () => {
     expect(afterRateLimit(state, null, () => 1).pauseMs).toBe(PROBE_BACKOFF_MS);
     expect(afterRateLimit(state, null, () => 0).pauseMs).toBe(PROBE_BACKOFF_MS / 2);
     expect(PROBE_BACKOFF_MS).toBeLessThan(FIRST_BACKOFF_MS);
+  });
+
+  it('takes each rate limit answered during the pause as one call too many: at level L, R of them leave the ceiling at L − R', () => {
+    let state = afterRateLimit(initialRecovery(25, 25), null).state; // the first: level 12, ceiling 24
+    for (let i = 1; i < 21; i++) state = afterRateLimitInPause(state); // 20 more of the 25 in flight
+    expect(state).toMatchObject({ levelInUse: 4, ceiling: 4, headroom: 4, rateLimitedInARow: 1 });
+    for (let i = 0; i < 10; i++) state = afterRateLimitInPause(state);
+    expect(state).toMatchObject({ levelInUse: 1, ceiling: 1 }); // never below 1
+  });
+
+  it('keeps the ceiling a failed probe falls back to while its pause brings only the calls it had above the ceiling', () => {
+    let state = afterRateLimit(initialRecovery(5, 25), null).state; // level 2, ceiling 4
+    state = { ...state, levelInUse: 6, probeStep: 2 }; // a probe two above the ceiling
+    state = afterRateLimit(state, null).state; // the probe's first 429: back to 4, headroom 5
+    state = afterRateLimitInPause(state); // its second: headroom 4
+    expect(state).toMatchObject({ levelInUse: 4, ceiling: 4, headroom: 4 });
+    state = afterRateLimitInPause(state); // a third: the API takes fewer than the ceiling now
+    expect(state).toMatchObject({ levelInUse: 3, ceiling: 3 });
+  });
+
+  it('leaves a level already below the lowered ceiling where it is', () => {
+    const state = afterRateLimitInPause({ ...initialRecovery(2, 25), ceiling: 10, headroom: 10 });
+    expect(state).toMatchObject({ levelInUse: 2, ceiling: 9 });
+  });
+
+  it('changes nothing on a rate limit in a pause that no rate limit started', () => {
+    const state = { ...initialRecovery(8, 25), ceiling: 10 };
+    expect(afterRateLimitInPause(state)).toEqual(state);
+  });
+
+  it('says how many successes it takes to change the level or the ceiling: one fewer changes neither', () => {
+    const states: RecoveryState[] = [];
+    let state = afterRateLimit(initialRecovery(5, 25), null).state; // level 2, ceiling 4
+    const levels = new Set<number>();
+    for (let i = 0; i < 200; i++) {
+      levels.add(state.levelInUse);
+      states.push(state);
+      state = afterSuccesses(state, 3); // through the wait at the ceiling, the probes, the new ceilings
+    }
+    expect([...levels]).toEqual([2, 4, 5, 7, 11, 19, 25]);
+    for (const s of states) {
+      const n = successesBeforeChange(s);
+      if (n === null) continue;
+      const before = afterSuccesses(s, n - 1);
+      const after = afterSuccesses(s, n);
+      expect([before.levelInUse, before.ceiling]).toEqual([s.levelInUse, s.ceiling]);
+      expect([after.levelInUse, after.ceiling]).not.toEqual([s.levelInUse, s.ceiling]);
+    }
+    expect(successesBeforeChange(initialRecovery(25, 25))).toBeNull();
+  });
+
+  it('holds a probe for the calls running at the ceiling when it started plus a round at its own level', () => {
+    let state = afterRateLimit(initialRecovery(5, 25), null).state; // level 2, ceiling 4
+    while (state.levelInUse <= (state.ceiling ?? 0)) state = round(state);
+    expect(state).toMatchObject({ levelInUse: 5, ceiling: 4, successes: 0 });
+    expect(afterSuccesses(state, 4 + 5 - 1)).toMatchObject({ levelInUse: 5, ceiling: 4 }); // not yet
+    expect(afterSuccesses(state, 4 + 5)).toMatchObject({ levelInUse: 5, ceiling: 5 }); // held
+    expect(successesBeforeChange(state)).toBe(9);
   });
 });
