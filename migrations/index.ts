@@ -6,6 +6,7 @@ import { QueueTally1763920000000 } from './1763920000000-QueueTally';
 import { ClaimSaysWhenDrained1763930000000 } from './1763930000000-ClaimSaysWhenDrained';
 import { ReservedMessages1763940000000 } from './1763940000000-ReservedMessages';
 import { RateLimitEpisodes1763950000000 } from './1763950000000-RateLimitEpisodes';
+import { ClaimSkipsLockedReservations1763960000000 } from './1763960000000-ClaimSkipsLockedReservations';
 
 export const migrations = [
   Foundation1763890000000,
@@ -15,4 +16,5 @@ export const migrations = [
   ClaimSaysWhenDrained1763930000000,
   ReservedMessages1763940000000,
   RateLimitEpisodes1763950000000,
+  ClaimSkipsLockedReservations1763960000000,
 ];

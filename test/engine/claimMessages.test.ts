@@ -4,6 +4,7 @@
  * room for — never when the level or a pause held the claim back, since the
  * dispatcher stops claiming on a call's end while its queue is drained.
  */
+import { Client } from 'pg';
 import { claimMessages } from '../../src/engine/sql/claimMessages';
 import { enqueueMessages } from '../../src/engine/sql/enqueueMessages';
 import { createFlow, createHttpConnection, runFlow } from '../support/flows';
@@ -143,5 +144,29 @@ describe('reservations (hand-offs, migrations/1763940000000-ReservedMessages.ts)
     const r = await claimMessages(db, limited, 10, 30000, { reserve: 2 });
     expect(r.messages).toHaveLength(3);
     expect(r.reserved).toHaveLength(0);
+  });
+
+  it('skips a held reservation whose row another transaction holds (its outcome committing) instead of waiting for it', async () => {
+    // migrations/1763960000000-ClaimSkipsLockedReservations.ts: waiting there
+    // deadlocked against a completion that held the row and waited for ours.
+    const conn = await queueWith(2, 6);
+    const mine = await claimMessages(db, conn, 10, 30000, { reserve: 2 });
+    const [handedOff, stillHeld] = mine.reserved;
+    const completion = new Client({ connectionString: s.databaseUrl });
+    await completion.connect();
+    try {
+      await completion.query('BEGIN');
+      await completion.query('DELETE FROM queue_message WHERE id = $1', [handedOff!.id]); // uncommitted: the row stays locked
+      const claim = claimMessages(db, conn, 10, 30000, { finished: [mine.messages[0]!], held: mine.reserved, reserve: 2 });
+      const outcome = await Promise.race([claim.then(() => 'answered'), new Promise((r) => setTimeout(() => r('waited'), 3000))]);
+      expect(outcome).toBe('answered');
+      expect(ids((await claim).messages)).toEqual([stillHeld!.id]); // the free slot went to the reservation it could take
+      // Released with reserve 0, the locked one is skipped the same way.
+      const release = claimMessages(db, conn, 10, 30000, { held: [handedOff!], reserve: 0 });
+      expect(await Promise.race([release.then(() => 'answered'), new Promise((r) => setTimeout(() => r('waited'), 3000))])).toBe('answered');
+      await completion.query('COMMIT');
+    } finally {
+      await completion.end();
+    }
   });
 });

@@ -75,8 +75,9 @@ it('reads nothing into the rate limits that come during a pause the application 
 it('says how many successes it takes to move the level, and nothing once the queue is at its target', async () => {
   const owner = await createHttpConnection(s, 'http://127.0.0.1:9', { concurrencyLevel: 8, autoRecoverRateLimitErrors: true });
   const limited = await record(owner, rateLimited(5, 10)); // level 4, ceiling 7
-  expect(limited.successesBeforeChange).toBe(4); // a round at 4 doubles it (to the ceiling)
-  const fewer = await record(owner, { successes: 3 });
+  expect(limited.successesBeforeChange).toBe(1); // the first success ends the run of rate limits
+  expect(await record(owner, { successes: 1 })).toEqual({ change: null, successesBeforeChange: 3 }); // then a round at 4 doubles it (to the ceiling)
+  const fewer = await record(owner, { successes: 2 });
   expect(fewer).toEqual({ change: null, successesBeforeChange: 1 });
   const moved = await record(owner, { successes: 1 });
   expect(moved.change).toMatchObject({ from: 4, to: 7, reason: 'recovering' });

@@ -164,13 +164,15 @@ export function afterSuccesses(state: RecoveryState, count: number): RecoverySta
 }
 
 /**
- * How many more successes it takes to change the level in use or the
- * ceiling; null: none will (the level is at its target). Fewer change only
+ * How many more successes it takes to change the level in use, the ceiling
+ * or the run of rate limits; null: none will (the level is at its target). Fewer change only
  * the counts, so the engine reports successes in batches of this size
  * (successReports.ts) instead of one transaction per call or two.
  */
 export function successesBeforeChange(s: RecoveryState): number | null {
   if (s.levelInUse >= s.target) return null;
+  // The first success ends a run of rate limits: the next one's backoff starts small again.
+  if (s.rateLimitedInARow > 0) return 1;
   const restOfRound = Math.max(1, roundLength(s) - s.successes);
   // Below the ceiling a round doubles the level; a probe's round makes it the ceiling.
   if (s.ceiling === null || s.levelInUse !== s.ceiling) return restOfRound;

@@ -143,8 +143,8 @@ describe('auto-recovery', () => {
       if (n === null) continue;
       const before = afterSuccesses(s, n - 1);
       const after = afterSuccesses(s, n);
-      expect([before.levelInUse, before.ceiling]).toEqual([s.levelInUse, s.ceiling]);
-      expect([after.levelInUse, after.ceiling]).not.toEqual([s.levelInUse, s.ceiling]);
+      expect([before.levelInUse, before.ceiling, before.rateLimitedInARow]).toEqual([s.levelInUse, s.ceiling, s.rateLimitedInARow]);
+      expect([after.levelInUse, after.ceiling, after.rateLimitedInARow]).not.toEqual([s.levelInUse, s.ceiling, s.rateLimitedInARow]);
     }
     expect(successesBeforeChange(initialRecovery(25, 25))).toBeNull();
   });
@@ -156,5 +156,11 @@ describe('auto-recovery', () => {
     expect(afterSuccesses(state, 4 + 5 - 1)).toMatchObject({ levelInUse: 5, ceiling: 4 }); // not yet
     expect(afterSuccesses(state, 4 + 5)).toMatchObject({ levelInUse: 5, ceiling: 5 }); // held
     expect(successesBeforeChange(state)).toBe(9);
+  });
+
+  it('takes one success to end a run of rate limits', () => {
+    const state = afterRateLimit(initialRecovery(8, 25), null).state;
+    expect(successesBeforeChange(state)).toBe(1);
+    expect(successesBeforeChange(afterSuccesses(state, 1))).toBe(3); // then the rest of the round at 4
   });
 });
