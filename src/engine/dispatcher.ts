@@ -19,7 +19,7 @@
 import type { Pool } from 'pg';
 import type { Logger } from '../logger';
 import type { ClaimedMessage } from './message';
-import { HandOffs } from './handOffs';
+import { HandOffs, REPORT_DELAY_MS } from './handOffs';
 import { asksToSlowDown, type Outcome } from './outcome';
 import type { AbortReason } from './runMessage';
 import { claimMessages } from './sql/claimMessages';
@@ -190,6 +190,21 @@ export class QueueDispatcher {
   }
 
   private wakeTimer: NodeJS.Timeout | null = null;
+  private reportTimer: NodeJS.Timeout | null = null;
+
+  /** A hand-off happened: claim now if the reservations run low, else soon, with whatever else ends meanwhile. */
+  private reportHandOffs(): void {
+    if (this.handOffs.reportDue) {
+      this.pumpSoon();
+      return;
+    }
+    if (this.reportTimer) return;
+    this.reportTimer = setTimeout(() => {
+      this.reportTimer = null;
+      if (this.hasReport) this.pumpSoon();
+    }, REPORT_DELAY_MS);
+    this.reportTimer.unref();
+  }
 
   private wakeIn(ms: number): void {
     if (this.wakeTimer) return;
@@ -247,7 +262,7 @@ export class QueueDispatcher {
         if (successor) {
           const reported = this.handOffs.reported(message);
           this.start(successor);
-          this.pumpSoon();
+          this.reportHandOffs();
           await reported;
         } else {
           this.slotFreed();

@@ -169,4 +169,32 @@ describe('reservations (hand-offs, migrations/1763940000000-ReservedMessages.ts)
       await completion.end();
     }
   });
+
+  it('takes a reservation that started and ended since the last claim straight to done, without waiting for its job row', async () => {
+    // Updated twice in one claim, its row had its foreign keys checked again,
+    // which waited for a completion holding the job row: a deadlock.
+    const conn = await queueWith(2, 5);
+    const mine = await claimMessages(db, conn, 10, 30000, { reserve: 1 });
+    const [first, second] = mine.messages;
+    const [next] = mine.reserved;
+    const completion = new Client({ connectionString: s.databaseUrl });
+    await completion.connect();
+    try {
+      await completion.query('BEGIN');
+      await completion.query('SELECT 1 FROM job WHERE id = $1 FOR UPDATE', [first!.jobId]);
+      // `first` ended, `next` ran in its slot and ended too.
+      const claim = claimMessages(db, conn, 10, 30000, { finished: [first!, next!], started: [next!], reserve: 0 });
+      expect(await Promise.race([claim.then(() => 'answered'), new Promise((r) => setTimeout(() => r('waited'), 3000))])).toBe('answered');
+      await completion.query('COMMIT');
+      const { rows } = await db.query<{ id: string; state: string }>(
+        `SELECT id::text, state FROM queue_message WHERE id = ANY($1::bigint[]) ORDER BY id`,
+        [[first!.id, second!.id, next!.id]],
+      );
+      // Both slots of the hand-off are free again; `second` still runs, and the claim started one more in the free slot.
+      expect(rows.map((r) => r.state)).toEqual(['done', 'running', 'done']);
+      expect((await claim).messages).toHaveLength(1);
+    } finally {
+      await completion.end();
+    }
+  });
 });
