@@ -123,7 +123,7 @@ export class QueueEngine {
       for (const o of outcomes) {
         if (o.kind === 'retry') setTimeout(() => this.dispatcherFor(o.message.queueOwnerId)?.wake(), o.delayMs + 5).unref();
       }
-    });
+    }, () => this.callsInFlight() > this.completions.size);
     this.notifications = new Notifications(
       options.databaseUrl,
       [QUEUE_CHANNEL, CANCEL_CHANNEL],

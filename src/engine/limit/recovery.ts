@@ -32,11 +32,13 @@
  * at the ceiling and say nothing about the level above it (counted, they
  * "confirmed" probes that had not been tried, and the next rate limit then
  * halved the level instead of falling back to the ceiling). And a probe's
- * round is longer by the ceiling: the first successes after it starts are
+ * round is longer (roundLength): the first successes after it starts are
  * those of the calls already running at the ceiling, and against a hidden
  * limit a probe's own call sometimes gets through (it lands while a slot is
  * between two calls); counted as the round, those "confirmed" a probe one
- * above the limit, and the next rate limit halved the level.
+ * above the limit, and the next rate limit halved the level. Should one
+ * still be confirmed so, a rate limit at a level above the last headroom is
+ * taken for a failed probe: back to that headroom, with a probe's short pause.
  *
  * Successes count in rounds (a round is as many successes as the level in
  * use). Below the ceiling the level doubles every round (slow start). At the
@@ -68,7 +70,7 @@ export interface RecoveryState {
   headroom: number | null;
 }
 
-export const FIRST_BACKOFF_MS = 200;
+export const FIRST_BACKOFF_MS = 100;
 export const PROBE_BACKOFF_MS = 20;
 export const MAX_BACKOFF_MS = 30000;
 export const FIRST_PROBE_WAIT_ROUNDS = 8;
@@ -94,7 +96,11 @@ export function afterRateLimit(
   random: () => number = Math.random,
 ): { state: RecoveryState; pauseMs: number } {
   const inARow = state.rateLimitedInARow + 1;
-  const probing = state.ceiling !== null && state.levelInUse > state.ceiling;
+  // Above the ceiling, or above what the API took at once at the last rate
+  // limit (a probe that held by luck: see roundLength), the level was a
+  // probe, and this is its failure.
+  const knownGood = Math.min(state.ceiling ?? Infinity, state.headroom ?? Infinity);
+  const probing = state.levelInUse > knownGood;
   const backoff = Math.min(MAX_BACKOFF_MS, (probing ? PROBE_BACKOFF_MS : FIRST_BACKOFF_MS) * 2 ** (inARow - 1));
   const pauseMs = retryAfterMs ?? Math.round(backoff / 2 + (random() * backoff) / 2);
   return {
@@ -102,8 +108,8 @@ export function afterRateLimit(
       ...state,
       // A failed probe falls back to the ceiling it probed from (known to
       // work); any other rate limit halves the level.
-      levelInUse: probing ? (state.ceiling as number) : Math.max(1, Math.floor(state.levelInUse / 2)),
-      ceiling: probing ? (state.ceiling as number) : Math.max(1, state.levelInUse - 1),
+      levelInUse: probing ? knownGood : Math.max(1, Math.floor(state.levelInUse / 2)),
+      ceiling: probing ? knownGood : Math.max(1, state.levelInUse - 1),
       successes: 0,
       rateLimitedInARow: inARow,
       roundsAtCeiling: 0,
@@ -115,9 +121,15 @@ export function afterRateLimit(
   };
 }
 
-/** Successes in a round: the level in use, and for a probe also the calls running at the ceiling when it started (see above). */
+/**
+ * Successes in a round: the level in use; for a probe, two rounds at its
+ * level besides the calls running at the ceiling when it started (see
+ * above), so that its extra slot has been tried a few times: at a level one
+ * above a hidden limit, that slot's call gets through now and then (it lands
+ * while another slot is between two calls), and one round was too few.
+ */
 function roundLength(s: RecoveryState): number {
-  return s.ceiling !== null && s.levelInUse > s.ceiling ? s.levelInUse + s.ceiling : s.levelInUse;
+  return s.ceiling !== null && s.levelInUse > s.ceiling ? 2 * s.levelInUse + s.ceiling : s.levelInUse;
 }
 
 /**

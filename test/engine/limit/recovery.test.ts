@@ -32,8 +32,8 @@ describe('auto-recovery', () => {
       pauses.push(next.pauseMs);
       state = next.state;
     }
-    expect(pauses).toEqual([200, 400, 800, 1600, 3200, 6400, 12800, 25600, 30000, 30000]);
-    expect(afterRateLimit(initialRecovery(8, 25), null, () => 0).pauseMs).toBe(100); // jitter: half to whole
+    expect(pauses).toEqual([100, 200, 400, 800, 1600, 3200, 6400, 12800, 25600, 30000]);
+    expect(afterRateLimit(initialRecovery(8, 25), null, () => 0).pauseMs).toBe(50); // jitter: half to whole
   });
 
   it('climbs back to the target within a few rounds when nothing limits it', () => {
@@ -149,13 +149,23 @@ describe('auto-recovery', () => {
     expect(successesBeforeChange(initialRecovery(25, 25))).toBeNull();
   });
 
-  it('holds a probe for the calls running at the ceiling when it started plus a round at its own level', () => {
+  it('holds a probe for the calls running at the ceiling when it started plus two rounds at its own level', () => {
     let state = afterRateLimit(initialRecovery(5, 25), null).state; // level 2, ceiling 4
     while (state.levelInUse <= (state.ceiling ?? 0)) state = round(state);
     expect(state).toMatchObject({ levelInUse: 5, ceiling: 4, successes: 0 });
-    expect(afterSuccesses(state, 4 + 5 - 1)).toMatchObject({ levelInUse: 5, ceiling: 4 }); // not yet
-    expect(afterSuccesses(state, 4 + 5)).toMatchObject({ levelInUse: 5, ceiling: 5 }); // held
-    expect(successesBeforeChange(state)).toBe(9);
+    expect(afterSuccesses(state, 4 + 2 * 5 - 1)).toMatchObject({ levelInUse: 5, ceiling: 4 }); // not yet
+    expect(afterSuccesses(state, 4 + 2 * 5)).toMatchObject({ levelInUse: 5, ceiling: 5 }); // held
+    expect(successesBeforeChange(state)).toBe(14);
+  });
+
+  it('takes a rate limit above the headroom of the last one for a failed probe, even after the probe seemed to hold', () => {
+    let state = afterRateLimit(initialRecovery(5, 25), null).state; // level 2, ceiling 4, headroom 4
+    while (state.levelInUse <= (state.ceiling ?? 0)) state = round(state);
+    state = afterSuccesses(state, 4 + 2 * 5); // the probe at 5 "held" by luck: ceiling 5
+    expect(state).toMatchObject({ levelInUse: 5, ceiling: 5, headroom: 4 });
+    const { state: after, pauseMs } = afterRateLimit(state, null, () => 1);
+    expect(after).toMatchObject({ levelInUse: 4, ceiling: 4 }); // not halved
+    expect(pauseMs).toBe(PROBE_BACKOFF_MS);
   });
 
   it('takes one success to end a run of rate limits', () => {
