@@ -109,6 +109,18 @@ export class QueueDispatcher {
     return this.handOffs.held > 0;
   }
 
+  /**
+   * Outcomes of this queue committed, freeing their slots. A claim that ran
+   * while one of them was committing skipped its row and saw no free slot;
+   * if reservations wait here and a slot here is idle, nothing else would
+   * start them. Otherwise no claim: one after every commit was a statement
+   * per call more (`npm run bench -- hiddenConcurrency`: 1,914 claims for
+   * 2,000 calls at a fixed level 4 with hand-offs).
+   */
+  outcomesCommitted(): void {
+    if (this.handOffs.held > 0 && this.calls.size < (this.handOffs.level ?? Infinity)) this.wake();
+  }
+
   wake(): void {
     this.mayHaveWork = true;
     this.pumpSoon();

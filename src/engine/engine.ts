@@ -114,10 +114,7 @@ export class QueueEngine {
       // Follow-ups may have gone to any queue here: wake those with work.
       for (const owner of result.busyOwners) this.dispatcherFor(owner)?.wake();
       // The committed outcomes freed their slots: a dispatcher holding reservations may start them now.
-      for (const owner of new Set(outcomes.map((o) => o.message.queueOwnerId))) {
-        const d = this.dispatchers.get(owner);
-        if (d?.holdsReservations) d.wake();
-      }
+      for (const owner of new Set(outcomes.map((o) => o.message.queueOwnerId))) this.dispatchers.get(owner)?.outcomesCommitted();
       this.adjustLevels(outcomes);
       // A retry waits out its backoff in the queue: wake its queue when that is over, not at the next poll.
       for (const o of outcomes) {
