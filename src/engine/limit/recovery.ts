@@ -9,9 +9,10 @@
  * hiddenConcurrency`) and remembers L − 1 as the highest level known to work
  * (the ceiling); a probe above the ceiling that draws one falls back to the
  * ceiling. Either way the whole queue pauses for the API's Retry-After or,
- * without one, an exponential backoff with jitter (200 ms, 400 ms, … 30 s for
- * rate limits in a row with no success between them). A failed probe's
- * backoff starts at 50 ms instead: it went one step past a level known to
+ * without one, an exponential backoff with jitter (100 ms, 200 ms, … 30 s for
+ * rate limits in a row with no success between them; 200 ms at first cost a
+ * third of the start against a hidden limit). A failed probe's backoff
+ * starts at 20 ms instead: it went one step past a level known to
  * work, so only the probe's own call was over the limit, and a pause as long
  * as a first rate limit's was the largest single loss of goodput against a
  * hidden concurrency limit (`npm run bench -- hiddenConcurrency`).
@@ -22,11 +23,13 @@
  * level in use at the first rate limit minus the rate limits of its pause,
  * is how many calls the API took at once, and the ceiling and the level in
  * use drop to it, without a further backoff. Against a hidden limit of 4 at
- * level 25 this reaches 4 in the first pause, where halving alone went
- * 25 → 12 → 6 → 3 with a pause and a burst of 429s at each step (`npm run
- * bench -- hiddenConcurrency`). After a failed probe from a ceiling C to
- * C + k, k − 1 more rate limits are expected and leave the ceiling at C.
-
+ * level 25 this reaches 4 in one or two pauses (the 25 requests reach the
+ * API over a few tens of ms, so it admits more than 4 of them in the first),
+ * where halving alone went 25 → 12 → 6 → 3 with a pause and a burst of 429s
+ * at each step (`npm run bench -- hiddenConcurrency`). After a failed probe
+ * from a ceiling C to C + k, k − 1 more rate limits are expected and leave
+ * the ceiling at C.
+ *
  * A probe's round counts from the probe's start: successes left over from
  * the round before, or reported in the same batch, came from calls started
  * at the ceiling and say nothing about the level above it (counted, they
