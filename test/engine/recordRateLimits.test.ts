@@ -26,7 +26,7 @@ async function record(owner: string, sample: RateLimitSample) {
 
 /** A rate limit drawn by a call that started `startedMsAgo` ms ago. */
 function rateLimited(startedMsAgo: number, retryAfterMs: number | null = null): RateLimitSample {
-  return { rateLimited: { retryAfterMs, callStartedAt: performance.now() - startedMsAgo }, successes: 0 };
+  return { rateLimited: [{ retryAfterMs, callStartedAt: performance.now() - startedMsAgo }], successes: 0 };
 }
 
 async function stored(owner: string) {
@@ -47,6 +47,14 @@ it('takes the level to what the API took at once: at level 25, 21 rate limits in
     expect(later.change?.pauseMs ?? null).toBeNull(); // no pause of its own
   }
   expect(await stored(owner)).toEqual({ level: 4, ceiling: 4, paused_until: pausedUntil });
+});
+
+it('reads the same from rate limits recorded together in one batch: one pause, level and ceiling at L − R', async () => {
+  const owner = await createHttpConnection(s, 'http://127.0.0.1:9', { concurrencyLevel: 25, autoRecoverRateLimitErrors: true });
+  const calls = Array.from({ length: 21 }, () => ({ retryAfterMs: 5000, callStartedAt: performance.now() - 5 }));
+  const recorded = await record(owner, { rateLimited: calls, successes: 0 });
+  expect(recorded.change).toMatchObject({ from: 25, to: 4, pauseMs: 5000, reason: 'rate-limited' });
+  expect(await stored(owner)).toMatchObject({ level: 4, ceiling: 4 });
 });
 
 it("counts a rate limit recorded after the pause ended to that pause when its call had started before it; one that started after is a new rate limit", async () => {

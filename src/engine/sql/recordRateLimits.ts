@@ -15,8 +15,8 @@ import { notifyQueues } from './enqueueMessages';
 import type { Queryable } from './queryable';
 
 export interface RateLimitSample {
-  /** The largest Retry-After among the batch's rate limits; undefined: no rate limit in the batch. */
-  rateLimited?: RateLimitedCall;
+  /** Rate limits, in the order they came (several when they came while the last ones were being recorded); undefined: none. */
+  rateLimited?: readonly RateLimitedCall[];
   /** A successful call said the application's limit is used up for this long: pause, nothing more. */
   slowDownMs?: number;
   successes: number;
@@ -41,16 +41,18 @@ export interface RecordedRateLimits {
 
 /** Runs inside the caller's transaction (the row lock lasts until its end). */
 export async function recordRateLimits(tx: Queryable, ownerId: string, sample: RateLimitSample): Promise<RecordedRateLimits> {
-  const { rows } = await tx.query<RecoveryColumns & { in_last_pause: boolean }>(
-    // in_last_pause: the queue is paused now, or the call that drew this rate
-    // limit started ($2 ms ago, measured here, so it is the same clock's
-    // difference on both sides) before the rate limit that began the last pause.
+  const now = performance.now();
+  const { rows } = await tx.query<RecoveryColumns & { paused_now: boolean; started_before_pause: boolean[] }>(
+    // started_before_pause, per rate limit: its call started ($2, ms ago,
+    // measured here, so it is the same clock's difference on both sides)
+    // before the rate limit that began the last pause.
     `SELECT auto_recover, concurrency_level, target_concurrency_level, known_good_level, recovery_successes, rate_limited_count,
             rounds_at_ceiling, probe_wait_rounds, probe_step, rate_limit_headroom,
-            coalesce(paused_until > clock_timestamp(), false)
-              OR coalesce(clock_timestamp() - $2::int * interval '1 millisecond' < rate_limit_paused_at, false) AS in_last_pause
+            coalesce(paused_until > clock_timestamp(), false) AS paused_now,
+            ARRAY(SELECT coalesce(clock_timestamp() - ago * interval '1 millisecond' < rate_limit_paused_at, false)
+                    FROM unnest($2::int[]) WITH ORDINALITY AS a(ago, n) ORDER BY n) AS started_before_pause
        FROM connection WHERE id = $1 FOR NO KEY UPDATE`,
-    [ownerId, sample.rateLimited ? Math.ceil(performance.now() - sample.rateLimited.callStartedAt) : 0],
+    [ownerId, (sample.rateLimited ?? []).map((call) => Math.ceil(now - call.callStartedAt))],
   );
   const row = rows[0];
   if (row && sample.slowDownMs !== undefined) {
@@ -79,10 +81,16 @@ export async function recordRateLimits(tx: Queryable, ownerId: string, sample: R
   // they belong to the rate limit that paused it, not to a new one, and must
   // not halve the level again nor double the backoff; each says the API took
   // one call fewer at once than were running (limit/recovery.ts).
-  if (sample.rateLimited && row.in_last_pause) {
-    state = afterRateLimitInPause(state);
-  } else if (sample.rateLimited) {
-    ({ state, pauseMs } = afterRateLimit(state, sample.rateLimited.retryAfterMs));
+  if (sample.rateLimited) {
+    for (const [i, call] of sample.rateLimited.entries()) {
+      // After a rate limit that begins a pause here, the rest of the batch
+      // were calls already running: they belong to it.
+      if (row.paused_now || row.started_before_pause[i] || pauseMs !== null) {
+        state = afterRateLimitInPause(state);
+      } else {
+        ({ state, pauseMs } = afterRateLimit(state, call.retryAfterMs));
+      }
+    }
   } else {
     state = afterSuccesses(state, sample.successes);
   }
