@@ -8,7 +8,7 @@
  * released to the queue, attempt refunded, for another process or the next
  * start).
  */
-import { Pool } from 'pg';
+import { Pool, type PoolClient } from 'pg';
 import type { CredentialCipher } from '../auth/credentialCipher';
 import type { ConnectorRegistry } from '../connectors/registry';
 import type { Logger } from '../logger';
@@ -256,8 +256,11 @@ export class QueueEngine {
     try {
       for (let w = this.unrecordedRateLimits.get(owner); w; w = this.unrecordedRateLimits.get(owner)) {
         this.unrecordedRateLimits.delete(owner);
-        await this.recordSample(owner, { rateLimited: w.calls, successes: 0 });
-        for (const resolve of w.recorded) resolve();
+        try {
+          await this.recordSample(owner, { rateLimited: w.calls, successes: 0 });
+        } finally {
+          for (const resolve of w.recorded) resolve();
+        }
       }
     } finally {
       this.recordingRateLimits.delete(owner);
@@ -267,7 +270,13 @@ export class QueueEngine {
   /** Applies one sample to a queue's auto-recovery state. Never rejects. */
   private recordSample(owner: string, sample: RateLimitSample): Promise<void> {
     const run = async (): Promise<void> => {
-      const client = await this.pool.connect();
+      let client: PoolClient;
+      try {
+        client = await this.pool.connect();
+      } catch (error) {
+        this.options.logger.warn({ err: error, queueOwnerId: owner }, 'recording rate limits failed');
+        return;
+      }
       try {
         await client.query('BEGIN');
         const { change, successesBeforeChange } = await recordRateLimits(client, owner, sample);
