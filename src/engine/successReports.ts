@@ -3,9 +3,9 @@
  * target climbs back on its successes (limit/recovery.ts), and each report is
  * a transaction on the queue owner's row (sql/recordRateLimits.ts). Reported
  * one or two at a time, against a hidden limit (where the level is below its
- * target for good) that was a transaction for every call or two and a third
- * of the server's CPU per call (`npm run bench -- hiddenConcurrency`:
- * sluiceCpuMsPerRecord 2.26 against 1.47 at a fixed level 4).
+ * target for good) that was a transaction of four statements for every call
+ * or two, each statement a socket write, the dearest thing a call does here
+ * (`npm run bench -- hiddenConcurrency` with BENCH_SERVER_NODE_ARGS=--cpu-prof).
  *
  * So successes wait here until there are as many as it takes to change the
  * level or the ceiling (as the last report's state says), or until the
