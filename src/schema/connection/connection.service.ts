@@ -15,7 +15,6 @@ import { badUserInput, conflict, isWellFormedId, notFound } from '../common/erro
 import { findOrNotFound } from '../common/ids';
 import { validName } from '../common/names';
 import { LOCK_BORROW_GRAPH, lockBorrowGraph, moveSubtreeToQueueOwner, subtreeIds } from './borrowGraph';
-import { notifyQueues } from '../../engine/sql/enqueueMessages';
 import { typeormQueryable } from '../../database/typeormQueryable';
 import { poolOf } from '../../database/pool';
 import { inTransaction } from '../../database/transaction';
@@ -247,22 +246,11 @@ export class ConnectionService {
         );
       }
       if (!choice.ok) throw badUserInput(choice.problem);
-      const changes = { ...policyToColumns(choice.policy), updatedAt: new Date() };
-      await tx.update(ConnectionRow, { id: row.id }, changes);
-      // A new policy starts clean: no pause left from auto-recovery (its 429s
-      // now follow the bounded-retry rule if it is off), no recovery history.
-      await tx.query(
-        `UPDATE connection
-            SET paused_until = NULL, known_good_level = NULL, recovery_successes = 0, rate_limited_count = 0,
-                rounds_at_ceiling = 0, probe_wait_rounds = DEFAULT, probe_step = DEFAULT,
-              rate_limit_paused_at = NULL, rate_limit_headroom = NULL
-          WHERE id = $1`,
-        [row.id],
-      );
-      // The level is part of what queueSize subscribers see, and a higher one frees slots.
-      await notifyQueues(typeormQueryable(tx), [row.id]);
+      // Here only when the row changed between the fast path and this lock: the same statement.
+      const updated = await setPolicy(typeormQueryable(tx), row.id, policyToColumns(choice.policy), new Date());
+      if (!updated) throw new Error(`connection ${row.id} vanished under its row lock`);
       this.logger.info({ connectionId: row.id, policy: choice.policy }, 'concurrency policy set');
-      return { ...row, ...changes };
+      return updated;
     });
   }
 
