@@ -100,10 +100,8 @@ export class QueueDispatcher {
 
   /**
    * Reservations held here. No NOTIFY or poll announces them (they are hidden
-   * from every claim but ours), so the engine wakes such a dispatcher when
-   * slots may have come free: after its outcomes commit, and at each poll.
-   * (A claim that skipped a finished call whose outcome was committing saw
-   * no free slot; with nothing else running, nothing else would come.)
+   * from every claim but ours), so the engine wakes such a dispatcher at each
+   * poll, and after its outcomes commit when a slot is idle (outcomesCommitted).
    */
   get holdsReservations(): boolean {
     return this.handOffs.held > 0;
@@ -144,10 +142,6 @@ export class QueueDispatcher {
 
   private pumpSoon(): void {
     if (this.stopped && !this.hasReport) return;
-    if (this.recordingPauses > 0) {
-      this.claimHeldBack = true;
-      return;
-    }
     if (this.pumping) {
       this.again = true;
       return;
