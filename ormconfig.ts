@@ -18,7 +18,8 @@ export function createDataSource(url: string, poolSize = 20): DataSource {
     migrationsRun: false,
     migrationsTransactionMode: 'all',
     logging: false,
-    extra: { max: poolSize, application_name: 'sluice' },
+    // min = max: an opened connection is never closed for being idle (src/database/openWholePool.ts says why).
+    extra: { max: poolSize, min: poolSize, application_name: 'sluice' },
   });
 }
 

@@ -10,6 +10,7 @@ import { ConnectorRegistry } from './connectors/registry';
 import { loadPlugins } from './connectors/pluginLoader';
 import type { Connector } from './connectors/sdk';
 import { openDatabase, type Database } from './database/database';
+import { openWholePool } from './database/openWholePool';
 import { startHttpServer, type RunningHttpServer } from './http/server';
 import { RequestsInProgress } from './http/requestsInProgress';
 import type { Logger } from './logger';
@@ -47,6 +48,7 @@ export async function startSluice(config: Config, logger: Logger): Promise<Runni
   const stopFolding = foldQueueTally(typeormQueryable(database.dataSource.manager), logger);
   try {
     if (config.role !== 'worker') {
+      await openWholePool(database.dataSource);
       live = new LiveUpdates(database.dataSource, database.url, logger.child({ component: 'live' }));
       await live.start();
     }

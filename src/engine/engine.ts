@@ -168,7 +168,7 @@ export class QueueEngine {
       dispatcher = new QueueDispatcher(ownerId, {
         pool: this.pool,
         leaseMs: options.leaseMs,
-        maxInFlight: options.maxInFlightPerQueue ?? 1000,
+        maxInFlight: options.maxInFlightPerQueue ?? 200,
         logger: options.logger,
         run: (message, controller) =>
           runMessage(

@@ -1,0 +1,30 @@
+/**
+ * The API's pool is opened whole when the process starts serving, and stays
+ * open (`min` = `max` in ormconfig.ts, so no idle connection is closed).
+ *
+ * Why: a load that meets a pool of one or two connections opens the rest in
+ * its first second, and a new PostgreSQL backend is dear while the engine
+ * keeps both cores busy: a fork, a SCRAM exchange (PBKDF2 on both sides),
+ * and catalog caches that each first query of each kind fills. Under
+ * `BENCH_APILOAD_SECONDS=15 npm run bench -- apiLoad` (250 requests/s
+ * against a burst flow), the requests of the load's first 200–300 ms took
+ * 180–300 ms with the pool opened on demand and stayed under ~110 ms with it
+ * opened at start (BENCHMARKS.md, "API load").
+ */
+import type { Pool, PoolClient } from 'pg';
+import type { DataSource } from 'typeorm';
+import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+
+export async function openWholePool(db: DataSource): Promise<void> {
+  const pool = (db.driver as PostgresDriver).master as Pool | undefined;
+  if (!pool) throw new Error('the DataSource is not initialized: it has no pool yet');
+  const size = pool.options.max ?? 10;
+  // All at once: a client released before the others are taken would only be handed out again.
+  const clients: PoolClient[] = await Promise.all(Array.from({ length: size }, () => pool.connect()));
+  try {
+    // One statement each, so that the backend has started and read the catalog it needs for any query.
+    await Promise.all(clients.map((c) => c.query('SELECT 1 FROM connection LIMIT 0')));
+  } finally {
+    for (const c of clients) c.release();
+  }
+}
