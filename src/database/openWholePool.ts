@@ -7,9 +7,9 @@
  * keeps both cores busy: a fork, a SCRAM exchange (PBKDF2 on both sides),
  * and catalog caches that each first query of each kind fills. Under
  * `BENCH_APILOAD_SECONDS=15 npm run bench -- apiLoad` (250 requests/s
- * against a burst flow), the requests of the load's first 200–300 ms took
- * 180–300 ms with the pool opened on demand and stayed under ~110 ms with it
- * opened at start (BENCHMARKS.md, "API load").
+ * against a burst flow, MAX_CALLS_PER_QUEUE 200), the requests of the
+ * load's first 200–300 ms took up to ~200 ms with the pool opened on demand,
+ * and under ~110 ms with it opened at start (BENCHMARKS.md, "API load").
  */
 import type { Pool, PoolClient } from 'pg';
 import type { DataSource } from 'typeorm';
