@@ -7,6 +7,7 @@ import { ClaimSaysWhenDrained1763930000000 } from './1763930000000-ClaimSaysWhen
 import { ReservedMessages1763940000000 } from './1763940000000-ReservedMessages';
 import { RateLimitEpisodes1763950000000 } from './1763950000000-RateLimitEpisodes';
 import { ClaimSkipsLockedReservations1763960000000 } from './1763960000000-ClaimSkipsLockedReservations';
+import { StartOnEnqueue1763970000000 } from './1763970000000-StartOnEnqueue';
 
 export const migrations = [
   Foundation1763890000000,
@@ -17,4 +18,5 @@ export const migrations = [
   ReservedMessages1763940000000,
   RateLimitEpisodes1763950000000,
   ClaimSkipsLockedReservations1763960000000,
+  StartOnEnqueue1763970000000,
 ];

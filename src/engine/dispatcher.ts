@@ -125,6 +125,21 @@ export class QueueDispatcher {
   }
 
   /**
+   * A message an enqueue started for this process (startOnEnqueue.ts): it
+   * counts against the level already. It runs, unless this process may not
+   * start anything now (stopping, a pause being recorded, its own bounds):
+   * then it goes back to its queue, at its place, for a claim.
+   */
+  startedOnEnqueue(message: ClaimedMessage): void {
+    const room = Math.min(this.deps.maxInFlight - this.running.size, this.deps.budgetRoom());
+    if (this.stopped || this.recordingPauses > 0 || room <= 0) {
+      void this.deps.complete({ kind: 'release', message });
+      return;
+    }
+    this.start(message);
+  }
+
+  /**
    * A call here ended, freeing a slot: worth a claim only if there may be
    * more to start. Reservations held here are: no NOTIFY or poll announces
    * them (they are hidden from every claim but ours), so a queue that looks

@@ -8,6 +8,7 @@
  * released to the queue, attempt refunded, for another process or the next
  * start).
  */
+import { randomUUID } from 'node:crypto';
 import { Pool, type PoolClient } from 'pg';
 import type { CredentialCipher } from '../auth/credentialCipher';
 import type { ConnectorRegistry } from '../connectors/registry';
@@ -26,7 +27,9 @@ import { JobPlans } from './jobPlans';
 import { Notifications } from './notifications';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retryPolicy';
 import { runMessage } from './runMessage';
-import { QUEUE_CHANNEL } from './sql/enqueueMessages';
+import { QUEUE_CHANNEL, START_CHANNEL } from './sql/enqueueMessages';
+import { EngineRegistration } from './engineRegistration';
+import { messageStartedFor } from './startOnEnqueue';
 import { CANCEL_CHANNEL } from './sql/cancelChannel';
 import { extendLeases, requeueExpired } from './sql/leases';
 import { queuesWithWork } from './sql/queuesWithWork';
@@ -35,6 +38,7 @@ import { queuedPerOwner } from './sql/queueTally';
 import { recordRateLimits, type RateLimitSample } from './sql/recordRateLimits';
 import { SuccessReports } from './successReports';
 import type { Outcome, RateLimitedCall } from './outcome';
+import type { ClaimedMessage } from './message';
 
 export interface EngineOptions {
   databaseUrl: string;
@@ -67,6 +71,8 @@ export class QueueEngine {
   private readonly plans: JobPlans;
   private readonly completions: CompletionBatch;
   private readonly notifications: Notifications;
+  /** Lets enqueues start messages for this engine (startOnEnqueue.ts). */
+  private readonly registration: EngineRegistration;
   private timers: NodeJS.Timeout[] = [];
   private readonly ownBackends = new Set<number>();
   /** Successes of queues below their auto-recovery target, until they are reported. */
@@ -126,24 +132,29 @@ export class QueueEngine {
     }, () => this.callsInFlight() > this.completions.size);
     this.notifications = new Notifications(
       options.databaseUrl,
-      [QUEUE_CHANNEL, CANCEL_CHANNEL],
+      [QUEUE_CHANNEL, START_CHANNEL, CANCEL_CHANNEL],
       (channel, payload, senderPid) => {
         if (channel === QUEUE_CHANNEL) {
           if (!this.ownBackends.has(senderPid)) this.dispatcherFor(payload)?.wake();
-        }
-        else if (channel === CANCEL_CHANNEL) {
+        } else if (channel === START_CHANNEL) {
+          const message = messageStartedFor(this.registration.engineId, payload);
+          if (message) this.startedOnEnqueue(message);
+        } else if (channel === CANCEL_CHANNEL) {
           this.canceledJobs.remember(payload);
           for (const d of this.dispatchers.values()) d.abort('canceled', payload);
         }
       },
       options.logger,
+      () => this.registration.listenLost(),
     );
+    this.registration = new EngineRegistration(this.pool, randomUUID(), options.leaseMs, () => this.notifications.listening, options.logger);
   }
 
   async start(): Promise<void> {
     if (this.phase !== 'created') throw new Error(`the engine is ${this.phase}`);
     this.phase = 'running';
     await this.notifications.start();
+    await this.registration.start();
     const pollMs = this.options.pollMs ?? 1000;
     const every = (ms: number, task: () => Promise<unknown>, what: string): void => {
       const timer = setInterval(() => {
@@ -158,6 +169,13 @@ export class QueueEngine {
     every(API_SHARE_CHECK_MS, async () => this.budgetIs(this.apiShare.budget(performance.now())), 'checking the API share');
     every(this.options.apiShare?.windowMs ?? DEFAULT_API_SHARE.windowMs, async () => this.checkWaitingApiRequests(), 'checking waiting API requests');
     await this.poll();
+  }
+
+  /** A message an enqueue started for this engine: a stopping engine gives it back to its queue. */
+  private startedOnEnqueue(message: ClaimedMessage): void {
+    const dispatcher = this.phase === 'running' ? this.dispatcherFor(message.queueOwnerId) : this.dispatchers.get(message.queueOwnerId);
+    if (dispatcher) dispatcher.startedOnEnqueue(message);
+    else if (this.phase === 'draining') void this.completions.add({ kind: 'release', message });
   }
 
   private dispatcherFor(ownerId: string): QueueDispatcher | undefined {
@@ -396,6 +414,8 @@ export class QueueEngine {
   async stop(graceMs: number): Promise<void> {
     if (this.phase !== 'running') return;
     this.phase = 'draining';
+    // First, so that no enqueue starts anything more for this engine.
+    await this.registration.stop();
     for (const d of this.dispatchers.values()) d.stop();
     const drained = Promise.all([...this.dispatchers.values()].map((d) => d.idle()));
     let timer: NodeJS.Timeout | undefined;

@@ -11,6 +11,7 @@ const RECONNECT_MS = 1000;
 export class Notifications {
   private client: Client | null = null;
   private closed = false;
+  private listeningNow = false;
 
   constructor(
     private readonly url: string,
@@ -18,7 +19,14 @@ export class Notifications {
     /** `senderPid`: the PostgreSQL backend that sent it. */
     private readonly onNotify: (channel: string, payload: string, senderPid: number) => void,
     private readonly logger: Logger,
+    /** The LISTEN connection was lost: nothing said meanwhile reaches this process. */
+    private readonly onDown?: () => void,
   ) {}
+
+  /** Whether the LISTEN connection is up: what is notified now reaches this process. */
+  get listening(): boolean {
+    return this.listeningNow;
+  }
 
   async start(): Promise<void> {
     await this.connect();
@@ -30,6 +38,8 @@ export class Notifications {
     const retry = (error?: unknown): void => {
       if (this.client !== client) return;
       this.client = null;
+      this.listeningNow = false;
+      this.onDown?.();
       client.removeAllListeners();
       void client.end().catch(() => undefined);
       if (this.closed) return;
@@ -43,6 +53,7 @@ export class Notifications {
     try {
       await client.connect();
       for (const channel of this.channels) await client.query(`LISTEN ${channel}`);
+      if (this.client === client) this.listeningNow = true;
     } catch (error) {
       retry(error);
     }
@@ -50,6 +61,7 @@ export class Notifications {
 
   async stop(): Promise<void> {
     this.closed = true;
+    this.listeningNow = false;
     const client = this.client;
     this.client = null;
     if (client) {

@@ -1,39 +1,33 @@
 /**
  * enqueueMessages: inserts messages behind those already queued and wakes the
- * processes that dispatch their queues.
+ * processes that dispatch their queues; into an idle queue, starts the first
+ * for a live engine at once.
  *
- * The queue owner is read from the connection at insert time, so a message
+ * The work is the function sluice_enqueue_messages (migrations/
+ * 1763970000000-StartOnEnqueue.ts, which says when it starts a message). The
+ * queue owner is read from the connection at insert time, so a message
  * always joins the queue its connection uses now (borrowing may have moved
- * it). One statement for the whole batch: the INSERT (jsonb_to_recordset),
- * keeping the batch's order in the id sequence, and one NOTIFY per distinct
- * queue owner (PostgreSQL folds duplicates within a transaction anyway).
- * The NOTIFY rides in the same statement because every round trip shows in
- * enqueue-to-start latency: with it, an autocommitted call is one round trip,
- * as graphile-worker's add_job is.
- * Inside a transaction, the NOTIFY is delivered at its commit.
+ * it); the batch keeps its order in the id sequence. Each queue owner that
+ * gained a queued message is announced on sluice_queue; each message started
+ * here is announced on sluice_start, with everything its engine needs to
+ * run it (src/engine/startOnEnqueue.ts). One statement, so an autocommitted
+ * call is one round trip, as graphile-worker's add_job is: every round trip
+ * shows in enqueue-to-start latency. Inside a transaction, the NOTIFYs are
+ * delivered at its commit.
  */
 import type { NewMessage } from '../message';
 import type { Queryable } from './queryable';
 
 export const QUEUE_CHANNEL = 'sluice_queue';
+/** Messages an enqueue started for one engine (payload: JSON, see startOnEnqueue.ts). */
+export const START_CHANNEL = 'sluice_start';
 
+/** The queue owners the messages went to. */
 export async function enqueueMessages(tx: Queryable, messages: NewMessage[]): Promise<string[]> {
   if (messages.length === 0) return [];
-  const { rows } = await tx.query<{ queue_owner_id: string }>(
-    `WITH inserted AS (
-       INSERT INTO queue_message (queue_owner_id, connection_id, job_id, step_id, payload)
-       SELECT c.queue_owner_id, m.connection_id, m.job_id, m.step_id, m.payload
-         FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (connection_id uuid, job_id uuid, step_id uuid, payload jsonb))
-                WITH ORDINALITY AS m(connection_id, job_id, step_id, payload, n)
-         JOIN connection c ON c.id = m.connection_id
-        ORDER BY m.n
-       RETURNING queue_owner_id
-     ), owners AS (
-       SELECT DISTINCT queue_owner_id FROM inserted
-     )
-     SELECT queue_owner_id, pg_notify('${QUEUE_CHANNEL}', queue_owner_id::text) FROM owners`,
-    [JSON.stringify(messages.map((m) => ({ connection_id: m.connectionId, job_id: m.jobId, step_id: m.stepId, payload: m.payload })))],
-  );
+  const { rows } = await tx.query<{ queue_owner_id: string }>(`SELECT queue_owner_id FROM sluice_enqueue_messages($1::jsonb)`, [
+    JSON.stringify(messages.map((m) => ({ connection_id: m.connectionId, job_id: m.jobId, step_id: m.stepId, payload: m.payload }))),
+  ]);
   return rows.map((r) => r.queue_owner_id);
 }
 

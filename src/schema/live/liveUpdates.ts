@@ -11,7 +11,7 @@
  */
 import type { DataSource } from 'typeorm';
 import { Notifications } from '../../engine/notifications';
-import { QUEUE_CHANNEL } from '../../engine/sql/enqueueMessages';
+import { QUEUE_CHANNEL, START_CHANNEL } from '../../engine/sql/enqueueMessages';
 import { JOB_CHANNEL } from '../../engine/sql/completeMessages';
 import type { Logger } from '../../logger';
 import { JobRow } from '../../database/entities';
@@ -53,10 +53,11 @@ export class LiveUpdates {
   ) {
     this.notifications = new Notifications(
       databaseUrl,
-      [QUEUE_CHANNEL, JOB_CHANNEL],
+      // sluice_start: a message an enqueue started at once (its queue's inFlight changed, and no sluice_queue said so).
+      [QUEUE_CHANNEL, START_CHANNEL, JOB_CHANNEL],
       (channel, payload) => {
         if (channel === JOB_CHANNEL && this.jobListeners.has(payload)) this.dirtyJobs.add(payload);
-        else if (channel === QUEUE_CHANNEL) this.queuesDirty = this.watchingQueues();
+        else if (channel === QUEUE_CHANNEL || channel === START_CHANNEL) this.queuesDirty = this.watchingQueues();
         else return;
         this.scheduleFlush();
       },
