@@ -15,13 +15,22 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * enqueueMessages.ts, src/engine/startOnEnqueue.ts).
  *
  *   engine_instance   one row per running engine (ROLE unset or worker),
- *                     upserted every second while its LISTEN connection is
- *                     up; `alive_until` a few seconds ahead. An engine that
- *                     dies stops being chosen once it passes; what was
- *                     started for it meanwhile runs again when its lease
- *                     expires, as for any message of a dead process.
+ *                     upserted every second over its LISTEN connection.
  *   lease_ms          the engine's MESSAGE_LEASE_MS: the lease the enqueue
  *                     gives a message it starts for that engine.
+ *   alive_until       a few seconds ahead of the last upsert: an engine that
+ *                     hangs, or whose connection is cut without PostgreSQL
+ *                     noticing, stops being chosen once it passes.
+ *   listen_pid,       the backend of the engine's LISTEN connection, which
+ *   listen_started    is what hears the start: an engine is chosen only
+ *                     while that backend exists (pg_stat_activity). A killed
+ *                     process's socket closes at once and its backend goes
+ *                     with it, so a crash stops the starts within
+ *                     milliseconds, not seconds: a start for a dead engine
+ *                     waits for its lease to expire, as any message of a
+ *                     dead process does (the fault suite kills workers and
+ *                     runs the next flow at once). The backend's start time
+ *                     tells a reused pid from the engine's.
  *
  * sluice_enqueue_messages(messages jsonb) inserts the messages in order, as
  * the plain INSERT did, and when they all go to one queue owner starts the
@@ -46,9 +55,11 @@ export class StartOnEnqueue1763970000000 implements MigrationInterface {
   async up(q: QueryRunner): Promise<void> {
     await q.query(`
       CREATE TABLE engine_instance (
-        id           uuid PRIMARY KEY,
-        lease_ms     int NOT NULL,
-        alive_until  timestamptz NOT NULL
+        id              uuid PRIMARY KEY,
+        lease_ms        int NOT NULL,
+        alive_until     timestamptz NOT NULL,
+        listen_pid      int NOT NULL,
+        listen_started  timestamptz NOT NULL
       )`);
     await q.query(`
       CREATE FUNCTION sluice_enqueue_messages(p_messages jsonb) RETURNS TABLE (queue_owner_id uuid)
@@ -74,6 +85,7 @@ export class StartOnEnqueue1763970000000 implements MigrationInterface {
           SELECT e.id, e.lease_ms INTO v_engine, v_lease_ms
             FROM engine_instance e
            WHERE e.alive_until > clock_timestamp()
+             AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = e.listen_pid AND a.backend_start = e.listen_started)
            ORDER BY hashtextextended(e.id::text || v_owner::text, 0)
            LIMIT 1;
           -- Nothing waits to start (ready, or reserved for a hand-off): looked

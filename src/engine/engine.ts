@@ -147,7 +147,7 @@ export class QueueEngine {
       options.logger,
       () => this.registration.listenLost(),
     );
-    this.registration = new EngineRegistration(this.pool, randomUUID(), options.leaseMs, () => this.notifications.listening, options.logger);
+    this.registration = new EngineRegistration(this.pool, this.notifications, randomUUID(), options.leaseMs, options.logger);
   }
 
   async start(): Promise<void> {

@@ -1,12 +1,13 @@
 /**
  * This engine's row in engine_instance (sql/engineInstances.ts), which lets
- * enqueues start messages for it (startOnEnqueue.ts): upserted at start and
- * every ENGINE_REGISTER_EVERY_MS while the LISTEN connection is up, deleted
- * as soon as that connection drops (a start announced meanwhile would never
- * reach this process) and when the engine stops.
+ * enqueues start messages for it (startOnEnqueue.ts): upserted over the
+ * LISTEN connection at start and every ENGINE_REGISTER_EVERY_MS while that
+ * connection is up, deleted as soon as it drops (a start announced meanwhile
+ * would never reach this process) and when the engine stops.
  */
 import type { Pool } from 'pg';
 import type { Logger } from '../logger';
+import type { Notifications } from './notifications';
 import { registerEngine, unregisterEngine } from './sql/engineInstances';
 import { ENGINE_ALIVE_MS, ENGINE_REGISTER_EVERY_MS } from './startOnEnqueue';
 
@@ -18,10 +19,10 @@ export class EngineRegistration {
 
   constructor(
     private readonly pool: Pool,
+    /** The LISTEN connection: what hears sluice_start, and what the row names. */
+    private readonly listen: Pick<Notifications, 'listening' | 'query'>,
     readonly engineId: string,
     private readonly leaseMs: number,
-    /** Whether this process hears sluice_start now. */
-    private readonly listening: () => boolean,
     private readonly logger: Logger,
   ) {}
 
@@ -46,9 +47,9 @@ export class EngineRegistration {
   }
 
   private async renew(): Promise<void> {
-    if (!this.listening()) return;
+    if (!this.listen.listening) return;
     try {
-      await registerEngine(this.pool, this.engineId, this.leaseMs, ENGINE_ALIVE_MS);
+      await registerEngine(this.listen, this.engineId, this.leaseMs, ENGINE_ALIVE_MS);
     } catch (error) {
       this.logger.warn({ err: error }, 'renewing this engine in engine_instance failed; retrying');
     }

@@ -28,6 +28,13 @@ export class Notifications {
     return this.listeningNow;
   }
 
+  /** A statement on the LISTEN connection itself (one that must name the backend that hears the notifications). */
+  async query(text: string, values?: unknown[]): Promise<void> {
+    const client = this.client;
+    if (!client || !this.listeningNow) throw new Error('the LISTEN connection is down');
+    await client.query(text, values);
+  }
+
   async start(): Promise<void> {
     await this.connect();
   }

@@ -110,6 +110,23 @@ describe('sluice_enqueue_messages', () => {
     expect(started()).toHaveLength(0);
   });
 
+  it("queues the message for a claim when the live engine's LISTEN connection is gone (the process was killed)", async () => {
+    const engine = new Client({ connectionString: s.databaseUrl });
+    await engine.connect();
+    const { rows } = await engine.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    await registerEngine(engine, ENGINE, 30000, 60000);
+    await engine.end();
+    await waitUntil(
+      async () => (await db.query(`SELECT 1 FROM pg_stat_activity WHERE pid = $1`, [rows[0]!.pid])).rowCount === 0,
+      5000,
+      'the backend to go',
+    );
+    const { flowId } = await queue(2);
+    const jobId = await runFlow(s, flowId);
+    expect((await messagesOfJob(jobId))[0]).toMatchObject({ state: 'queued', lease_id: null });
+    expect(started()).toHaveLength(0);
+  });
+
   it('never lets a new message overtake one waiting to start, nor one reserved for a hand-off', async () => {
     const { conn, flowId, importStep } = await queue(3);
     const jobId = await runFlow(s, flowId); // queued: no engine yet
