@@ -130,11 +130,12 @@ describe('messages started on enqueue', () => {
 
     // Both of the process's slots of this queue are taken by held calls: the next start goes back to the queue.
     const b = await startByHand(server, engine!, jobId, conn, flow.stepIds[1]!, { id: 'B' });
+    // Back in the queue, its attempt given back (a claim may have reserved it for a hand-off since: queued all the same).
     await waitUntil(
       async () =>
         withDb(server, async (db) => {
-          const { rows } = await db.query<{ state: string; lease_id: string | null }>(`SELECT state, lease_id FROM queue_message WHERE id = $1`, [b]);
-          return rows[0]?.state === 'queued' && rows[0]?.lease_id === null;
+          const { rows } = await db.query<{ state: string; attempts: number }>(`SELECT state, attempts FROM queue_message WHERE id = $1`, [b]);
+          return rows[0]?.state === 'queued' && rows[0]?.attempts === 0;
         }),
       10000,
       "the start of 'B' given back",
