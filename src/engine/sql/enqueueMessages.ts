@@ -1,7 +1,7 @@
 /**
  * enqueueMessages: inserts messages behind those already queued and wakes the
- * processes that dispatch their queues; into an idle queue, starts the first
- * for a live engine at once.
+ * processes that dispatch their queues; a single message into an idle queue
+ * it starts at once, for a live engine.
  *
  * The work is the function sluice_enqueue_messages (migrations/
  * 1763970000000-StartOnEnqueue.ts, which says when it starts a message). The
