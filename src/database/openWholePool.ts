@@ -11,13 +11,12 @@
  * load's first 200–300 ms took up to ~200 ms with the pool opened on demand,
  * and under ~110 ms with it opened at start (BENCHMARKS.md, "API load").
  */
-import type { Pool, PoolClient } from 'pg';
+import type { PoolClient } from 'pg';
 import type { DataSource } from 'typeorm';
-import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+import { pgPoolOf } from './pool';
 
 export async function openWholePool(db: DataSource): Promise<void> {
-  const pool = (db.driver as PostgresDriver).master as Pool | undefined;
-  if (!pool) throw new Error('the DataSource is not initialized: it has no pool yet');
+  const pool = pgPoolOf(db);
   const size = pool.options.max ?? 10;
   // All at once: a client released before the others are taken would only be handed out again.
   const clients: PoolClient[] = await Promise.all(Array.from({ length: size }, () => pool.connect()));

@@ -14,6 +14,11 @@ import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import type { Queryable } from '../engine/sql/queryable';
 
 export function poolOf(db: DataSource): Queryable {
+  return pgPoolOf(db);
+}
+
+/** The pg Pool itself, for what a Queryable cannot do (taking clients: openWholePool.ts). */
+export function pgPoolOf(db: DataSource): Pool {
   const pool = (db.driver as PostgresDriver).master as Pool | undefined;
   if (!pool) throw new Error('the DataSource is not initialized: it has no pool yet');
   return pool;

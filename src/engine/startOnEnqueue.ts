@@ -15,39 +15,27 @@
  * or it died) holds its lease until it expires, as with any message of a
  * process that is gone.
  */
-import type { ClaimedMessage, MessagePayload } from './message';
+import type { ClaimedMessage } from './message';
 
 /** How far ahead an engine's registration reaches, and how often it is renewed. */
 export const ENGINE_ALIVE_MS = 3000;
 export const ENGINE_REGISTER_EVERY_MS = 1000;
 
-/** A sluice_start payload as the enqueue function builds it (json_build_object). */
-interface StartedPayload {
-  engine: string;
-  id: string;
-  queueOwnerId: string;
-  connectionId: string;
-  jobId: string;
-  stepId: string;
-  payload: MessagePayload;
-  attempts: number;
-  leaseId: string;
-  idempotencyKey: string;
-}
+/** A sluice_start payload as the enqueue function builds it (json_build_object): the message, and whose it is. */
+type StartedPayload = ClaimedMessage & { engine: string };
 
-/** The message a sluice_start notification started for `engineId`, or null when it is another engine's. */
+/**
+ * The message a sluice_start notification started for `engineId`, or null
+ * when it is another engine's (or not a start at all: anyone with access to
+ * the database may NOTIFY, and a throw here would take the process down).
+ */
 export function messageStartedFor(engineId: string, notification: string): ClaimedMessage | null {
-  const started = JSON.parse(notification) as StartedPayload;
-  if (started.engine !== engineId) return null;
-  return {
-    id: started.id,
-    queueOwnerId: started.queueOwnerId,
-    connectionId: started.connectionId,
-    jobId: started.jobId,
-    stepId: started.stepId,
-    payload: started.payload,
-    attempts: started.attempts,
-    leaseId: started.leaseId,
-    idempotencyKey: started.idempotencyKey,
-  };
+  let started: StartedPayload;
+  try {
+    started = JSON.parse(notification) as StartedPayload;
+  } catch {
+    return null;
+  }
+  const { engine, ...message } = started;
+  return engine === engineId ? message : null;
 }

@@ -91,8 +91,9 @@ describe('sluice_enqueue_messages', () => {
       leaseId: row!.lease_id,
       idempotencyKey: expect.any(String),
     });
-    // Only the engine it was started for takes it.
+    // Only the engine it was started for takes it; what is not a start is nobody's.
     expect(messageStartedFor(OTHER_ENGINE, started()[0]!.payload!)).toBeNull();
+    expect(messageStartedFor(ENGINE, 'not json')).toBeNull();
     // Nothing is left for a claim, so no claim is called for.
     expect(announced(conn)).toBe(false);
   });
