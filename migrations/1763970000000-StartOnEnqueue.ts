@@ -23,7 +23,7 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  *                     noticing, stops being chosen once it passes.
  *   listen_pid,       the backend of the engine's LISTEN connection, which
  *   listen_started    is what hears the start: an engine is chosen only
- *                     while that backend exists (pg_stat_activity). A killed
+ *                     while that backend exists (pg_stat_get_activity). A killed
  *                     process's socket closes at once and its backend goes
  *                     with it, so a crash stops the starts within
  *                     milliseconds, not seconds: a start for a dead engine
@@ -83,7 +83,8 @@ export class StartOnEnqueue1763970000000 implements MigrationInterface {
           SELECT e.id, e.lease_ms INTO v_engine, v_lease_ms
             FROM engine_instance e
            WHERE e.alive_until > clock_timestamp()
-             AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = e.listen_pid AND a.backend_start = e.listen_started)
+             -- pg_stat_get_activity(pid): that backend's row only (the pg_stat_activity view builds every backend's).
+             AND EXISTS (SELECT 1 FROM pg_stat_get_activity(e.listen_pid) a WHERE a.backend_start = e.listen_started)
            ORDER BY hashtextextended(e.id::text || v_owner::text, 0)
            LIMIT 1;
           -- Nothing waits to start (ready, or reserved for a hand-off): looked
