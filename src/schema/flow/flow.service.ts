@@ -19,6 +19,7 @@ import { flowWithSteps, type FlowWithSteps } from './flowReads';
 import { findOrNotFound } from '../common/ids';
 import { validName } from '../common/names';
 import { cancelActiveJobs } from '../job/cancelJobs';
+import { retryOnDeadlock } from '../../database/retryOnDeadlock';
 
 export interface StepSpec {
   name: string;
@@ -179,7 +180,8 @@ export class FlowService {
    * and cancels the flow's queued and running jobs, in one transaction.
    */
   async replaceConnection(flowId: string, connectionId: string, newConnectionId: string): Promise<ReplaceConnectionResult> {
-    return this.db.transaction(async (tx) => {
+    // It cancels jobs, so it can meet a claim as cancelJob does (retryOnDeadlock.ts).
+    return retryOnDeadlock(() => this.db.transaction(async (tx) => {
       const flow = await findOrNotFound(tx, FlowRow, 'flow', flowId, 'pessimistic_write');
       const old = await findOrNotFound(tx, ConnectionRow, 'connection', connectionId);
       const next = await findOrNotFound(tx, ConnectionRow, 'connection', newConnectionId, 'pessimistic_read');
@@ -195,7 +197,7 @@ export class FlowService {
       const canceledJobs = await cancelActiveJobs(tx, { flowId: flow.id });
       await tx.update(FlowRow, { id: flow.id }, { updatedAt: now });
       return { flow: { ...flow, updatedAt: now }, replacedSteps, canceledJobs };
-    });
+    }));
   }
 
   private stepsOf(tx: EntityManager, flowId: string): Promise<StepRow[]> {

@@ -6,6 +6,7 @@ import type { JobStatusName } from '../../database/entities/job.entity';
 import { badUserInput, isWellFormedId, notFound } from '../common/errors';
 import { findOrNotFound } from '../common/ids';
 import { cancelActiveJobs } from './cancelJobs';
+import { retryOnDeadlock } from '../../database/retryOnDeadlock';
 import { enqueueMessages } from '../../engine/sql/enqueueMessages';
 import { firstSourcePayload } from '../../engine/message';
 import { typeormQueryable } from '../../database/typeormQueryable';
@@ -94,11 +95,11 @@ export class JobService {
   }
 
   async cancel(id: string): Promise<JobRow> {
-    return this.db.transaction(async (tx) => {
+    return retryOnDeadlock(() => this.db.transaction(async (tx) => {
       const job = await findOrNotFound(tx, JobRow, 'job', id, 'pessimistic_write');
       const [canceled] = await cancelActiveJobs(tx, { id: job.id });
       if (!canceled) throw badUserInput(`job ${job.id} is ${job.status}; only QUEUED or RUNNING jobs can be canceled`);
       return canceled;
-    });
+    }));
   }
 }
