@@ -129,7 +129,7 @@ export class StartOnEnqueue1763970000000 implements MigrationInterface {
                     queue_message.step_id, queue_message.payload, queue_message.state, queue_message.attempts,
                     queue_message.lease_id, queue_message.idempotency_key
         ), running AS (
-          -- clock_timestamp(): the enqueuing transaction may have begun long before (a batch built in it).
+          -- clock_timestamp(): the enqueuing transaction may have begun a while before (runFlow's reads the flow first).
           UPDATE job SET status = 'RUNNING', started_at = clock_timestamp()
            WHERE job.status = 'QUEUED' AND job.id IN (SELECT i.job_id FROM inserted i WHERE i.state = 'running')
         ), started AS (
