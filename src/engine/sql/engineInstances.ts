@@ -22,7 +22,7 @@ export async function registerEngine(db: ListenConnection, engineId: string, lea
      )
      INSERT INTO engine_instance (id, lease_ms, alive_until, listen_pid, listen_started)
      SELECT $1, $2, clock_timestamp() + $3 * interval '1 millisecond', a.pid, a.backend_start
-       FROM pg_stat_activity a WHERE a.pid = pg_backend_pid()
+       FROM pg_stat_get_activity(pg_backend_pid()) a -- the row the enqueue looks up by pid
      ON CONFLICT (id) DO UPDATE
        SET lease_ms = EXCLUDED.lease_ms, alive_until = EXCLUDED.alive_until,
            listen_pid = EXCLUDED.listen_pid, listen_started = EXCLUDED.listen_started`,
