@@ -159,7 +159,7 @@ interface Worker {
   stop(): Promise<void>;
 }
 
-function startWorker(h: Harness): Worker {
+export function startWorker(h: Harness): Worker {
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, path.join(__dirname, '..', 'src', 'main.js')], {
     stdio: ['ignore', 'ignore', process.env.BENCH_SERVER_STDERR ? 'inherit' : 'ignore'],

@@ -17,6 +17,10 @@ export interface Harness {
   secret: string;
   endpointUrl: string;
   sluicePid: number;
+  /** The endpoint process playing the external API. */
+  endpointPid: number;
+  /** The postmaster: with its backends (treeCpuSeconds), all of PostgreSQL's work. */
+  postgresPid: number;
   databaseUrl: string;
   stop(): Promise<void>;
 }
@@ -46,6 +50,8 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
   const admin = new Client({ connectionString: await pg.url('postgres') });
   await admin.connect();
   await admin.query('CREATE DATABASE bench');
+  // pg_stat_user_functions then counts the engine's claims and completions and their time (bench/sluiceDrain.ts).
+  await admin.query(`ALTER DATABASE bench SET track_functions = 'pl'`);
   await admin.end();
   const databaseUrl = await pg.url('bench');
 
@@ -85,6 +91,8 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     secret,
     endpointUrl: `http://127.0.0.1:${endpointPort}`,
     sluicePid: sluice.pid as number,
+    endpointPid: endpoint.pid as number,
+    postgresPid: Number(fs.readFileSync(path.join(dir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]),
     databaseUrl,
     async gql(query, variables) {
       const response = await fetch(`${url}/graphql`, {

@@ -13,8 +13,9 @@ import { Client } from 'pg';
 import WebSocket from 'ws';
 import { enqueueMessages } from '../src/engine/sql/enqueueMessages';
 import { rssMb, startHarness, type Harness } from './harness';
-import { apiLoad, apiLoadSplit, SPLIT_ENV } from './apiLoad';
+import { apiLoad, apiLoadSplit, SPLIT_ENV, startWorker } from './apiLoad';
 import { runPeers } from './peers';
+import { drainMessages } from './sluiceDrain';
 import { ceiling } from './ceiling';
 
 const FLOW_FIELDS = 'id';
@@ -384,6 +385,27 @@ const cases: Record<string, (h: Harness) => Promise<Record<string, unknown>>> = 
     };
   },
   ceiling: (h) => ceiling(h.endpointUrl),
+  /** Sluice's burst half of `--peers` alone (BENCH_PEERS_N messages), with every process's CPU per message. */
+  burstDrain: async (h) => ({
+    ...(process.env.BENCH_DRAIN_TWICE ? { first: await drainMessages(h, Number(process.env.BENCH_PEERS_N ?? 20000), null) } : {}),
+    case: 'burst drain: messages enqueued at once on one connection, zero-latency endpoint',
+    ...(await drainMessages(h, Number(process.env.BENCH_PEERS_N ?? 20000), null)),
+    ...(process.env.BENCH_METRICS ? { metrics: (await (await fetch(h.wsUrl.replace('ws:', 'http:').replace('/graphql', '/metrics'))).text()).split('\n').filter((l) => l.startsWith('sluice_call_duration')) } : {}),
+  }),
+  /** The same with a second engine: a ROLE=worker process beside the server, both running the queue. */
+  burstDrain2: async (h) => {
+    const worker = startWorker(h);
+    try {
+      await new Promise((r) => setTimeout(r, 1500));
+      return {
+        case: 'burst drain with two engine processes',
+        ...(await drainMessages(h, Number(process.env.BENCH_PEERS_N ?? 20000), null)),
+        workerPid: worker.pid,
+      };
+    } finally {
+      await worker.stop();
+    }
+  },
   apiLoad,
   apiLoadSplit,
 };
@@ -392,7 +414,7 @@ const cases: Record<string, (h: Harness) => Promise<Record<string, unknown>>> = 
  * The live case runs the API without the engine, so that every enqueued
  * message stays queued and each one is a change a subscriber must be told of.
  */
-const CASE_ENV: Record<string, Record<string, string>> = { live: { ROLE: 'api' }, apiLoadSplit: SPLIT_ENV };
+const CASE_ENV: Record<string, Record<string, string>> = { live: { ROLE: 'api' }, apiLoadSplit: SPLIT_ENV, burstDrain2: { CREDENTIALS_KEY: SPLIT_ENV.CREDENTIALS_KEY! } };
 
 async function main(): Promise<void> {
   if (process.argv.includes('--peers')) return runPeers(cases.latency!);

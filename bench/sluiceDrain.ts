@@ -15,10 +15,11 @@
  * claim, finishedAt by the completion that leaves nothing of it queued.
  */
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
 import { Client } from 'pg';
 import { enqueueMessages } from '../src/engine/sql/enqueueMessages';
 import type { Harness } from './harness';
-import { cpuSeconds } from './processCpu';
+import { cpuSeconds, treeCpuSeconds } from './processCpu';
 
 export interface SluiceDrainResult {
   messages: number;
@@ -29,6 +30,18 @@ export interface SluiceDrainResult {
   failed: number;
   /** CPU of the Sluice server per message (PostgreSQL's and the endpoint's not included). */
   serverCpuMsPerMessage: number;
+  /** CPU of PostgreSQL (the postmaster and every backend) per message while they drain: claims, completions. */
+  postgresCpuMsPerMessage: number;
+  /** The same while they were enqueued (not part of the drain's time). */
+  postgresEnqueueCpuMsPerMessage: number;
+  /** Claim statements (sluice_claim_messages) during the drain, and the time of each inside PostgreSQL. */
+  claims: number;
+  claimMsEach: number;
+  /** Completion statements (sluice_complete_messages) likewise. */
+  completions: number;
+  completionMsEach: number;
+  /** CPU of the endpoint per message: what the HTTP calls cost the other side. */
+  endpointCpuMsPerMessage: number;
 }
 
 /** `level` null: burst mode. */
@@ -50,9 +63,14 @@ export async function drainMessages(h: Harness, messages: number, level: number 
   const jobId = randomUUID();
   const db = new Client({ connectionString: h.databaseUrl });
   await db.connect();
+  const functionsBefore = await engineFunctions(db);
   const cpuBefore = cpuSeconds(h.sluicePid);
+  const postgresCpuBefore = treeCpuSeconds(h.postgresPid);
+  const endpointCpuBefore = cpuSeconds(h.endpointPid);
   const enqueueStart = performance.now();
+  let enqueuer = 0;
   try {
+    enqueuer = (await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
     await db.query('BEGIN');
     // The row runFlow inserts (src/schema/job/job.service.ts): QUEUED until its first message is claimed.
     await db.query(
@@ -71,14 +89,28 @@ export async function drainMessages(h: Harness, messages: number, level: number 
   } finally {
     await db.end();
   }
+  const statsDb = new Client({ connectionString: h.databaseUrl });
+  await statsDb.connect();
   const enqueueMs = performance.now() - enqueueStart;
+  // The enqueuing backend's CPU counts for the postmaster once it has been reaped.
+  while (fs.existsSync(`/proc/${enqueuer}`)) await new Promise((r) => setTimeout(r, 5));
+  const postgresCpuEnqueued = treeCpuSeconds(h.postgresPid);
 
   for (;;) {
     const { job } = await h.gql(`query($j: ID!) { job(id: $j) { status recordsSucceeded recordsFailed startedAt finishedAt } }`, { j: jobId });
     if (job.status !== 'QUEUED' && job.status !== 'RUNNING') {
       const drainMs = Date.parse(job.finishedAt) - Date.parse(job.startedAt);
+      // A backend reports its statistics at most once a second: wait for the last ones.
+      await new Promise((r) => setTimeout(r, 1100));
+      const functions = await engineFunctions(statsDb);
+      await statsDb.end();
+      const calls = (name: string): number => (functions[name]?.calls ?? 0) - (functionsBefore[name]?.calls ?? 0);
+      const selfMs = (name: string): number => (functions[name]?.selfMs ?? 0) - (functionsBefore[name]?.selfMs ?? 0);
       // Includes answering this loop's polls (a few queries a second).
       const cpuMs = (cpuSeconds(h.sluicePid) - cpuBefore) * 1000;
+      const postgresCpuMs = (treeCpuSeconds(h.postgresPid) - postgresCpuEnqueued) * 1000;
+      const postgresEnqueueCpuMs = (postgresCpuEnqueued - postgresCpuBefore) * 1000;
+      const endpointCpuMs = (cpuSeconds(h.endpointPid) - endpointCpuBefore) * 1000;
       return {
         messages,
         enqueueMs: Math.round(enqueueMs),
@@ -87,8 +119,25 @@ export async function drainMessages(h: Harness, messages: number, level: number 
         status: job.status,
         failed: job.recordsFailed,
         serverCpuMsPerMessage: +(cpuMs / messages).toFixed(3),
+        postgresCpuMsPerMessage: +(postgresCpuMs / messages).toFixed(3),
+        postgresEnqueueCpuMsPerMessage: +(postgresEnqueueCpuMs / messages).toFixed(3),
+        endpointCpuMsPerMessage: +(endpointCpuMs / messages).toFixed(3),
+        claims: calls('sluice_claim_messages'),
+        claimMsEach: +(selfMs('sluice_claim_messages') / Math.max(1, calls('sluice_claim_messages'))).toFixed(3),
+        completions: calls('sluice_complete_messages'),
+        completionMsEach: +(selfMs('sluice_complete_messages') / Math.max(1, calls('sluice_complete_messages'))).toFixed(3),
       };
     }
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** Calls and time of the engine's functions so far (track_functions, set by the harness). */
+async function engineFunctions(db: Client): Promise<Record<string, { calls: number; selfMs: number }>> {
+  const { rows } = await db.query<{ funcname: string; calls: string; self_time: number }>(
+    `SELECT funcname, sum(calls) AS calls, sum(self_time) AS self_time FROM pg_stat_user_functions
+      WHERE funcname IN ('sluice_claim_messages', 'sluice_complete_messages') GROUP BY funcname`,
+  );
+  // Statistics reach the view when a backend reports them, at most once a second.
+  return Object.fromEntries(rows.map((r) => [r.funcname, { calls: Number(r.calls), selfMs: r.self_time }]));
 }

@@ -8,6 +8,7 @@ import { ReservedMessages1763940000000 } from './1763940000000-ReservedMessages'
 import { RateLimitEpisodes1763950000000 } from './1763950000000-RateLimitEpisodes';
 import { ClaimSkipsLockedReservations1763960000000 } from './1763960000000-ClaimSkipsLockedReservations';
 import { StartOnEnqueue1763970000000 } from './1763970000000-StartOnEnqueue';
+import { ClaimReadsTheHead1763980000000 } from './1763980000000-ClaimReadsTheHead';
 
 export const migrations = [
   Foundation1763890000000,
@@ -19,4 +20,5 @@ export const migrations = [
   RateLimitEpisodes1763950000000,
   ClaimSkipsLockedReservations1763960000000,
   StartOnEnqueue1763970000000,
+  ClaimReadsTheHead1763980000000,
 ];

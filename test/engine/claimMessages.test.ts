@@ -198,3 +198,35 @@ describe('reservations (hand-offs, migrations/1763940000000-ReservedMessages.ts)
     }
   });
 });
+
+describe('on a long queue', () => {
+  /**
+   * Index entries of the queue's waiting index read by one claim, in its own
+   * transaction (the pg_stat_get_xact_ functions count the current one only).
+   */
+  async function entriesReadByClaim(conn: string, max: number): Promise<{ read: number; claimed: number }> {
+    await db.query('BEGIN');
+    try {
+      const claim = await claimMessages(db, conn, max, 30000);
+      const { rows } = await db.query<{ read: string }>(
+        `SELECT pg_stat_get_xact_tuples_returned('queue_message_waiting_idx'::regclass) AS read`,
+      );
+      return { read: Number(rows[0]?.read ?? 0), claimed: claim.messages.length };
+    } finally {
+      await db.query('ROLLBACK');
+    }
+  }
+
+  it('reads the head of the queue, not every waiting message, even before the table has statistics', async () => {
+    // No ANALYZE meanwhile: what a queue looks like right after a big
+    // enqueue. With the template's statistics (an empty table) and 60,000
+    // queued, the planner chose a bitmap scan of the whole waiting index and
+    // a sort for every claim: 5–13 ms per claim, each reading all 60,000
+    // entries (migrations/1763980000000-ClaimReadsTheHead.ts).
+    await db.query(`ALTER TABLE queue_message SET (autovacuum_enabled = false)`);
+    const conn = await queueWith(null, 60000);
+    const { read, claimed } = await entriesReadByClaim(conn, 20);
+    expect(claimed).toBe(20);
+    expect(read).toBeLessThan(100);
+  });
+});
