@@ -52,6 +52,8 @@ interface Running {
 }
 
 const CLAIM_RETRY_MS = 1000;
+/** Messages started here whose outcome has not committed, per call allowed in flight (see `room`). */
+const UNCOMMITTED_PER_CALL = 2;
 const UNEXPECTED_FAILURE_RETRY_MS = 5000;
 
 export class QueueDispatcher {
@@ -131,8 +133,7 @@ export class QueueDispatcher {
    * then it goes back to its queue, at its place, for a claim.
    */
   startedOnEnqueue(message: ClaimedMessage): void {
-    const room = Math.min(this.deps.maxInFlight - this.running.size, this.deps.budgetRoom());
-    if (this.stopped || this.recordingPauses > 0 || room <= 0) {
+    if (this.stopped || this.recordingPauses > 0 || this.room <= 0) {
       void this.deps.complete({ kind: 'release', message });
       return;
     }
@@ -148,6 +149,21 @@ export class QueueDispatcher {
    */
   private slotFreed(): void {
     if (this.mayHaveWork || this.handOffs.held > 0) this.pumpSoon();
+  }
+
+  /**
+   * How many more calls this process may start for the queue. The bound is
+   * on calls whose connector has not answered (maxInFlight); an ended call
+   * whose outcome waits for its group commit is not a call any more. While
+   * it counted, a slot stayed taken for the commit's linger and round trip
+   * too, several milliseconds against a fast API: a burst queue's 200 slots
+   * ran at about 30 ms each, most of it waiting for commits (`npm run bench
+   * -- burstDrain`, sluice_call_duration_seconds). Outcomes waiting for
+   * their commit count against twice the bound, so that a database slow to
+   * commit holds claims back rather than letting claimed messages pile up.
+   */
+  private get room(): number {
+    return Math.min(this.deps.maxInFlight - this.calls.size, UNCOMMITTED_PER_CALL * this.deps.maxInFlight - this.running.size, this.deps.budgetRoom());
   }
 
   /** What the next claim must tell the database even if nothing else is to be done. */
@@ -173,7 +189,7 @@ export class QueueDispatcher {
           this.claimHeldBack = true;
           break;
         }
-        const room = this.stopped ? 0 : Math.min(this.deps.maxInFlight - this.running.size, this.deps.budgetRoom());
+        const room = this.stopped ? 0 : this.room;
         if (room <= 0 && !this.hasReport) break;
         const finished = this.finished.splice(0);
         const sent = this.handOffs.nextClaim(this.stopped);
@@ -292,10 +308,10 @@ export class QueueDispatcher {
       })
       .catch((error: unknown) => this.deps.logger.error({ err: error, messageId: message.id }, 'recording an outcome failed unexpectedly'))
       .finally(() => {
-        const wasFull = this.running.size >= this.deps.maxInFlight;
+        const wasFull = this.running.size >= UNCOMMITTED_PER_CALL * this.deps.maxInFlight;
         if (this.running.get(message.id) === entry) this.running.delete(message.id);
         this.checkIdle();
-        // The call's end already woke the queue; only this process's own bound may have held a claim back.
+        // The call's end already woke the queue; only the bound on uncommitted outcomes may have held a claim back.
         if (wasFull) this.slotFreed();
       });
   }
