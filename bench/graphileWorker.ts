@@ -6,8 +6,10 @@
  *   drain     N trivial jobs added in one add_jobs call, then several worker
  *             processes (bench/graphileWorkerProcess.ts, `runOnce`) run a
  *             no-op task until none is left; jobs per second over the time
- *             from "go" to the last process's end.
- *   latency   1,000 sequential jobs, enqueue to task start (latencyTest.js).
+ *             from "go" to the last process's end. The processes stay up
+ *             between rounds.
+ *   latency   1,000 sequential jobs, enqueue to task start (latencyTest.js),
+ *             per round, in one process that stays up.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -72,49 +74,77 @@ export interface DrainResult {
   workerCpuMsPerJob: number;
 }
 
-export async function drainJobs(databaseUrl: string, jobs: number, options: { processes: number; concurrency: number; batched: boolean }): Promise<DrainResult> {
-  const db = new Client({ connectionString: databaseUrl });
-  await db.connect();
-  try {
-    // perfTest/init.js: every job in one add_jobs call (one statement, one transaction).
-    const addStart = performance.now();
-    await db.query(
-      `SELECT graphile_worker.add_jobs(array(
-         SELECT json_populate_record(NULL::graphile_worker.job_spec, json_build_object('identifier', 'noop', 'payload', json_build_object('id', i)))
-           FROM generate_series(1, $1::int) i))`,
-      [jobs],
-    );
-    const addJobsMs = performance.now() - addStart;
-
-    const env = { DATABASE_URL: databaseUrl, CONCURRENCY: String(options.concurrency), ...(options.batched ? { BATCHED: '1' } : {}) };
-    const children = Array.from({ length: options.processes }, () => startChild('drain', env));
-    await Promise.all(children.map((c) => c.next()));
-    const start = performance.now();
-    for (const c of children) c.process.send('go');
-    const reports = (await Promise.all(children.map((c) => c.next()))) as { jobs: number; cpuMs: number }[];
-    const drainMs = performance.now() - start;
-
-    const ran = reports.reduce((sum, r) => sum + r.jobs, 0);
-    const { rows } = await db.query<{ n: string }>(`SELECT count(*) AS n FROM graphile_worker._private_jobs`);
-    if (ran !== jobs || Number(rows[0]?.n) !== 0) throw new Error(`graphile-worker ran ${ran} of ${jobs} jobs, ${rows[0]?.n} left`);
-    const cpuMs = reports.reduce((sum, r) => sum + r.cpuMs, 0);
-    return {
-      jobs,
-      addJobsMs: Math.round(addJobsMs),
-      drainMs: Math.round(drainMs),
-      jobsPerSecond: Math.round((jobs * 1000) / drainMs),
-      workerCpuMsPerJob: +(cpuMs / jobs).toFixed(3),
-    };
-  } finally {
-    await db.end();
-  }
+/** Worker processes that drain, round after round, the jobs added before each round. */
+export interface GraphileDrainers {
+  drain(jobs: number): Promise<DrainResult>;
+  stop(): Promise<void>;
 }
 
-/** Enqueue-to-start of 1,000 sequential jobs, in milliseconds, in the order measured. */
-export async function enqueueToStart(databaseUrl: string): Promise<number[]> {
+async function stopChild(child: Child): Promise<void> {
+  if (child.process.exitCode !== null) return;
+  const exited = new Promise((r) => child.process.once('exit', r));
+  child.process.send('stop');
+  await exited;
+}
+
+export async function startGraphileDrainers(databaseUrl: string, options: { processes: number; concurrency: number; batched: boolean }): Promise<GraphileDrainers> {
+  const env = { DATABASE_URL: databaseUrl, CONCURRENCY: String(options.concurrency), ...(options.batched ? { BATCHED: '1' } : {}) };
+  const children = Array.from({ length: options.processes }, () => startChild('drain', env));
+  await Promise.all(children.map((c) => c.next()));
+  return {
+    async drain(jobs) {
+      const db = new Client({ connectionString: databaseUrl });
+      await db.connect();
+      try {
+        // perfTest/init.js: every job in one add_jobs call (one statement, one transaction).
+        const addStart = performance.now();
+        await db.query(
+          `SELECT graphile_worker.add_jobs(array(
+             SELECT json_populate_record(NULL::graphile_worker.job_spec, json_build_object('identifier', 'noop', 'payload', json_build_object('id', i)))
+               FROM generate_series(1, $1::int) i))`,
+          [jobs],
+        );
+        const addJobsMs = performance.now() - addStart;
+        const start = performance.now();
+        for (const c of children) c.process.send('go');
+        const reports = (await Promise.all(children.map((c) => c.next()))) as { jobs: number; cpuMs: number }[];
+        const drainMs = performance.now() - start;
+
+        const ran = reports.reduce((sum, r) => sum + r.jobs, 0);
+        const { rows } = await db.query<{ n: string }>(`SELECT count(*) AS n FROM graphile_worker._private_jobs`);
+        if (ran !== jobs || Number(rows[0]?.n) !== 0) throw new Error(`graphile-worker ran ${ran} of ${jobs} jobs, ${rows[0]?.n} left`);
+        const cpuMs = reports.reduce((sum, r) => sum + r.cpuMs, 0);
+        return {
+          jobs,
+          addJobsMs: Math.round(addJobsMs),
+          drainMs: Math.round(drainMs),
+          jobsPerSecond: Math.round((jobs * 1000) / drainMs),
+          workerCpuMsPerJob: +(cpuMs / jobs).toFixed(3),
+        };
+      } finally {
+        await db.end();
+      }
+    },
+    async stop() {
+      await Promise.all(children.map(stopChild));
+    },
+  };
+}
+
+/** One worker that measures enqueue-to-start of 1,000 sequential jobs per round, in milliseconds, in the order measured. */
+export interface GraphileLatency {
+  measure(): Promise<number[]>;
+  stop(): Promise<void>;
+}
+
+export async function startGraphileLatency(databaseUrl: string): Promise<GraphileLatency> {
   const child = startChild('latency', { DATABASE_URL: databaseUrl });
   await child.next();
-  child.process.send('go');
-  const { latencies } = (await child.next()) as { latencies: number[] };
-  return latencies;
+  return {
+    async measure() {
+      child.process.send('go');
+      return ((await child.next()) as { latencies: number[] }).latencies;
+    },
+    stop: () => stopChild(child),
+  };
 }

@@ -13,8 +13,10 @@
  * perfTest/graphile.config.js: a local queue of 500 jobs fetched at once and
  * completions batched (completeJobBatchDelay 0), graphile-worker's fast path.
  *
- * It says {ready} once loaded and connected, waits for {go}, then reports
- * {done, jobs, cpuMs} (drain: the CPU this process used meanwhile) or {latencies} (latency) and exits.
+ * It says {ready} once loaded and connected, then for each {go} runs one
+ * round and reports {done, jobs, cpuMs} (drain: the CPU this process used
+ * meanwhile) or {latencies} (latency); {stop} ends it. Rounds after the
+ * first run in a warm process, as the Sluice server's do (bench/peers.ts).
  */
 import { Logger, runMigrations, runOnce, runTaskList, type TaskList } from 'graphile-worker';
 import { Pool } from 'pg';
@@ -25,8 +27,9 @@ function send(message: Message): Promise<void> {
   return new Promise((resolve, reject) => process.send!(message, undefined, {}, (e) => (e ? reject(e) : resolve())));
 }
 
-function go(): Promise<void> {
-  return new Promise((resolve) => process.once('message', () => resolve()));
+/** The next command from bench/graphileWorker.ts: another round, or the end. */
+function next(): Promise<'go' | 'stop'> {
+  return new Promise((resolve) => process.once('message', (m) => resolve(m === 'stop' ? 'stop' : 'go')));
 }
 
 // graphile-worker logs every job at info (perfTest silences it with NO_LOG_SUCCESS); keep warnings and errors.
@@ -50,11 +53,13 @@ async function drain(): Promise<void> {
   // Schema check and module loading before the clock starts (perfTest subtracts a startup run instead).
   await runMigrations({ connectionString, logger });
   await send({ ready: true });
-  await go();
-  const cpu = process.cpuUsage();
-  await runOnce({ connectionString, concurrency, maxPoolSize: concurrency + 1, taskList, logger, noHandleSignals: true, preset });
-  const used = process.cpuUsage(cpu);
-  await send({ done: true, jobs, cpuMs: (used.user + used.system) / 1000 });
+  while ((await next()) === 'go') {
+    jobs = 0;
+    const cpu = process.cpuUsage();
+    await runOnce({ connectionString, concurrency, maxPoolSize: concurrency + 1, taskList, logger, noHandleSignals: true, preset });
+    const used = process.cpuUsage(cpu);
+    await send({ done: true, jobs, cpuMs: (used.user + used.system) / 1000 });
+  }
 }
 
 async function latency(): Promise<void> {
@@ -83,21 +88,25 @@ async function latency(): Promise<void> {
   }
   await new Promise((r) => setTimeout(r, 1000));
   await send({ ready: true });
-  await go();
-  const client = await pool.connect();
-  try {
-    for (let id = 0; id < samples; id++) {
-      const started = new Promise<void>((resolve) => waiters.set(id, resolve));
-      startedAt.set(id, performance.now());
-      await client.query(`SELECT graphile_worker.add_job('latency', json_build_object('id', $1::int))`, [id]);
-      await started;
+  let round = 0;
+  while ((await next()) === 'go') {
+    const client = await pool.connect();
+    const first = round++ * samples;
+    latencies.length = 0;
+    try {
+      for (let id = first; id < first + samples; id++) {
+        const started = new Promise<void>((resolve) => waiters.set(id, resolve));
+        startedAt.set(id, performance.now());
+        await client.query(`SELECT graphile_worker.add_job('latency', json_build_object('id', $1::int))`, [id]);
+        await started;
+      }
+    } finally {
+      client.release();
     }
-  } finally {
-    client.release();
+    await send({ latencies: [...latencies] });
   }
   await workers.gracefulShutdown();
   await pool.end();
-  await send({ latencies });
 }
 
 const mode = process.argv[2];
