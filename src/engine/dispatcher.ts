@@ -301,6 +301,15 @@ export class QueueDispatcher {
           this.start(successor);
           this.reportHandOffs();
           await reported;
+        } else if (this.handOffs.isUnreported(message)) {
+          // A handed-off call that ended before any claim reported it: its
+          // row is still a reservation in the database. Its outcome must
+          // wait for the claim that reports it started and ended, or that
+          // claim would start the row again after the outcome (a retry
+          // committed first lost its attempt and ran once more).
+          const reported = this.handOffs.reported(message);
+          this.reportHandOffs();
+          await reported;
         } else {
           this.slotFreed();
         }

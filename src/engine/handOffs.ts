@@ -119,6 +119,11 @@ export class HandOffs {
     return next;
   }
 
+  /** Whether `message` was started here in a hand-off that no claim has reported yet. */
+  isUnreported(message: ClaimedMessage): boolean {
+    return this.started.some((m) => m.id === message.id);
+  }
+
   /** Resolves once a claim has reported the hand-off of `ended`'s slot. */
   reported(ended: ClaimedMessage): Promise<void> {
     return new Promise((resolve) => this.awaitingReport.set(ended.id, resolve));
