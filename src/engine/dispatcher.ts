@@ -296,18 +296,14 @@ export class QueueDispatcher {
         this.finished.push(message);
         // A hand-off keeps the calls in flight as they are; over the engine's budget, they must drop.
         const successor = this.handOffs.take(this.calls.size, this.deps.budgetRoom() >= 0);
-        if (successor) {
+        // The outcome waits for the claim that reports this call ended when
+        // its slot was handed off, and when the call was itself a hand-off no
+        // claim has answered for yet: its row is a reservation until then,
+        // and a retry committed first was undone by the report (its attempt
+        // lost, one call more).
+        if (successor || this.handOffs.isUnconfirmed(message)) {
           const reported = this.handOffs.reported(message);
-          this.start(successor);
-          this.reportHandOffs();
-          await reported;
-        } else if (this.handOffs.isUnreported(message)) {
-          // A handed-off call that ended before any claim reported it: its
-          // row is still a reservation in the database. Its outcome must
-          // wait for the claim that reports it started and ended, or that
-          // claim would start the row again after the outcome (a retry
-          // committed first lost its attempt and ran once more).
-          const reported = this.handOffs.reported(message);
+          if (successor) this.start(successor);
           this.reportHandOffs();
           await reported;
         } else {

@@ -48,6 +48,8 @@ export class HandOffs {
   private reserved: ClaimedMessage[] = [];
   /** Started here in an ended call's slot, not reported yet. */
   private started: ClaimedMessage[] = [];
+  /** Hand-offs sent in claims not answered yet. */
+  private readonly reporting = new Set<string>();
   /** Ended calls whose slot was handed off: their outcome waits for the claim that reports it. */
   private readonly awaitingReport = new Map<string, () => void>();
   /** The level the last claim obeyed while a hand-off is allowed; null: not allowed. */
@@ -119,9 +121,13 @@ export class HandOffs {
     return next;
   }
 
-  /** Whether `message` was started here in a hand-off that no claim has reported yet. */
-  isUnreported(message: ClaimedMessage): boolean {
-    return this.started.some((m) => m.id === message.id);
+  /**
+   * Whether `message` was started here in a hand-off that no claim has
+   * answered for yet: not reported, or reported in a claim still on its way.
+   * Its row is a reservation until that claim commits.
+   */
+  isUnconfirmed(message: ClaimedMessage): boolean {
+    return this.reporting.has(message.id) || this.started.some((m) => m.id === message.id);
   }
 
   /** Resolves once a claim has reported the hand-off of `ended`'s slot. */
@@ -134,10 +140,13 @@ export class HandOffs {
     this.releaseNext = false;
     // Reservations once a claim has said the level, and only where hand-offs apply.
     const reserve = !releasing && this.lastLevel !== null && this.lastLevel <= HAND_OFF_MAX_LEVEL ? RESERVATIONS : 0;
-    return { report: { started: this.started.splice(0), held: [...this.reserved], reserve }, slowDowns: this.slowDowns, releasing };
+    const started = this.started.splice(0);
+    for (const m of started) this.reporting.add(m.id);
+    return { report: { started, held: [...this.reserved], reserve }, slowDowns: this.slowDowns, releasing };
   }
 
   claimFailed(sent: SentClaim): void {
+    for (const m of sent.report.started) this.reporting.delete(m.id);
     this.started.unshift(...sent.report.started);
     if (sent.releasing) this.releaseNext = true;
   }
@@ -148,6 +157,7 @@ export class HandOffs {
    * again at once (a release claims nothing).
    */
   claimed(sent: SentClaim, claim: Claim, finished: readonly ClaimedMessage[], stopping: boolean): { start: ClaimedMessage[]; again: boolean } {
+    for (const m of sent.report.started) this.reporting.delete(m.id);
     for (const message of finished) {
       this.awaitingReport.get(message.id)?.();
       this.awaitingReport.delete(message.id);
