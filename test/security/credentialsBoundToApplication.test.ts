@@ -6,10 +6,11 @@
  * records that nothing arrived there.
  */
 import type { ServerResponse } from 'node:http';
+import path from 'node:path';
+import { MAX_REDIRECTS, redirectTarget, type HttpCall } from '../../src/connectors/http/httpCall';
 import { startFakeApi, type FakeApi, type ReceivedRequest } from '../support/fakeApi';
 import { createFlow, createHttpConnection, runFlow, waitForJob } from '../support/flows';
 import { codeOf, useTestSluice, type TestSluice } from '../support/sluice';
-import path from 'node:path';
 
 const ECHO = path.resolve(__dirname, '../fixtures/plugins/echo.mjs');
 const CONNECTION_FIELDS = `id name application config hasCredentials`;
@@ -141,6 +142,13 @@ describe('credentials bound to their application', () => {
       expect(attacker.requests).toEqual([]);
     });
 
+    it('a same-origin redirect loop ends after MAX_REDIRECTS hops with the last 3xx as the answer', async () => {
+      routes.set('/v1/loop', (_req, res) => redirect(res, 302, '/v1/loop'));
+      const id = await withCredentials('redirect loop', { ping: { path: '/loop' } });
+      expect(await testConnection(s, id)).toMatchObject({ ok: false, code: 'HTTP_302' });
+      expect(app.requests.filter((r) => r.path === '/v1/loop')).toHaveLength(MAX_REDIRECTS + 1);
+    });
+
     it('a redirect within the same origin is followed, with the credentials', async () => {
       routes.set('/v1/old-ping', (_req, res) => redirect(res, 301, '/v1/new-ping'));
       const id = await withCredentials('same-origin redirect', { ping: { path: '/old-ping' } });
@@ -148,5 +156,34 @@ describe('credentials bound to their application', () => {
       expect(app.requests.filter((r) => r.path === '/v1/new-ping').map((r) => r.headers.authorization)).toEqual([`Bearer ${token}`]);
       expect(attacker.requests).toEqual([]);
     });
+  });
+});
+
+describe('redirectTarget', () => {
+  const call = (method: string, body?: string): HttpCall => ({
+    method,
+    url: new URL('https://api.example.com/v1/orders'),
+    headers: { authorization: 'Bearer t', 'content-type': 'application/json' },
+    body,
+    timeoutMs: 1000,
+    signal: new AbortController().signal,
+  });
+
+  it('follows only the same origin: another host, port or scheme is not followed', () => {
+    for (const location of ['https://evil.example.com/x', 'https://api.example.com:8443/x', 'http://api.example.com/x', '//evil.example.com/x']) {
+      expect(redirectTarget(call('GET'), 302, location)).toBeNull();
+    }
+    expect(redirectTarget(call('GET'), 302, '/v1/elsewhere')?.url.href).toBe('https://api.example.com/v1/elsewhere');
+  });
+
+  it('repeats a 307/308 as it was, turns a 303 into a bodiless GET, and never turns an import into a GET', () => {
+    expect(redirectTarget(call('POST', '[]'), 307, '/v2/orders')).toMatchObject({ method: 'POST', body: '[]' });
+    const seeOther = redirectTarget(call('POST', '[]'), 303, '/v1/status');
+    expect(seeOther).toMatchObject({ method: 'GET' });
+    expect(seeOther?.body).toBeUndefined();
+    expect(seeOther?.headers).not.toHaveProperty('content-type');
+    expect(redirectTarget(call('POST', '[]'), 302, '/v2/orders')).toBeNull();
+    expect(redirectTarget(call('GET'), 200, '/v2/orders')).toBeNull();
+    expect(redirectTarget(call('GET'), 302, undefined)).toBeNull();
   });
 });

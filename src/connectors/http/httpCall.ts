@@ -157,17 +157,6 @@ export function redirectTarget(call: HttpCall, status: number, location: string 
   return { ...call, url };
 }
 
-/** The exchange, following same-origin redirects; the last answer whatever its status. */
-async function exchangeFollowing(first: HttpCall): Promise<{ call: HttpCall; result: HttpResult }> {
-  let call = first;
-  for (let hop = 0; ; hop++) {
-    const result = await exchange(call);
-    const next = hop < MAX_REDIRECTS ? redirectTarget(call, result.status, result.headers.location) : null;
-    if (!next) return { call, result };
-    call = next;
-  }
-}
-
 /** What a 3xx that was not followed says: where it pointed (its origin only: a Location may carry tokens). */
 function unfollowed(call: HttpCall, result: HttpResult): string {
   const raw = Array.isArray(result.headers.location) ? result.headers.location[0] : result.headers.location;
@@ -185,7 +174,14 @@ export async function httpCall(first: HttpCall): Promise<HttpResult> {
   let result: HttpResult;
   let call = first;
   try {
-    ({ call, result } = await exchangeFollowing(first));
+    result = await exchange(call);
+    // Inline rather than a helper: no extra promise per call on the hot path, where answers are not redirects.
+    for (let hop = 0; REDIRECTS.has(result.status) && hop < MAX_REDIRECTS; hop++) {
+      const next = redirectTarget(call, result.status, result.headers.location);
+      if (!next) break;
+      call = next;
+      result = await exchange(call);
+    }
   } catch (error) {
     if (first.signal.aborted) throw error; // canceled: the engine knows why
     // The outbound policy's refusal: permanent as it is.
