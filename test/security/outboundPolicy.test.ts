@@ -57,6 +57,13 @@ describe('OutboundPolicy', () => {
     expect(policy({ OUTBOUND_ALLOW: '10.0.0.0/8' }).refusal('::ffff:10.0.0.1')).toBeNull();
   });
 
+  it('checks the unspecified addresses (0.0.0.0, ::) as the loopback they reach', () => {
+    const p = policy({ OUTBOUND_DENY: '127.0.0.0/8,::1/128' });
+    expect(p.refusal('0.0.0.0')).toMatch(/127\.0\.0\.1 is in OUTBOUND_DENY/);
+    expect(p.refusal('::')).toMatch(/::1 is in OUTBOUND_DENY/);
+    expect(p.refusal('::ffff:0.0.0.0')).toMatch(/OUTBOUND_DENY/);
+  });
+
   it('with OUTBOUND_ALLOW reaches only its ranges, and OUTBOUND_DENY still wins inside them', () => {
     const p = policy({ OUTBOUND_ALLOW: '10.0.0.0/8,fd00::/8', OUTBOUND_DENY: '10.9.0.0/16' });
     expect(p.refusal('10.1.2.3')).toBeNull();
@@ -129,6 +136,13 @@ describe('OUTBOUND_DENY=127.0.0.0/8,::1/128', () => {
     expect(job.errors.map((e) => e.code)).toEqual(['OUTBOUND_DENIED', 'OUTBOUND_DENIED', 'OUTBOUND_DENIED']);
     // A transient error that ran out of attempts says so; a permanent one fails on its first.
     for (const error of job.errors) expect(error.message).not.toMatch(/gave up after/);
+    expect(endpoint.api.requests).toEqual([]);
+  });
+
+  it('denies 0.0.0.0, which reaches this host, as loopback', async () => {
+    const port = new URL(endpoint.api.url).port;
+    const id = await createHttpConnection(s, `http://0.0.0.0:${port}/v1`, { name: 'denied unspecified' });
+    expect(await testConnection(s, id)).toMatchObject({ ok: false, code: 'OUTBOUND_DENIED' });
     expect(endpoint.api.requests).toEqual([]);
   });
 

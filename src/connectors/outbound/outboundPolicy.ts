@@ -6,7 +6,10 @@
  *
  * Matching is Node's own `net.BlockList`, one per list. An IPv4-mapped IPv6
  * address (::ffff:127.0.0.1) is checked as the IPv4 address it carries: the
- * socket reaches that IPv4 host, and an IPv4 rule must hold for it.
+ * socket reaches that IPv4 host, and an IPv4 rule must hold for it. The
+ * unspecified addresses (0.0.0.0, ::) are checked as the loopback address
+ * they reach when connected to (127.0.0.1, ::1), so they are no way around a
+ * rule for loopback.
  */
 import { BlockList, isIP, isIPv4 } from 'node:net';
 import { outboundRanges, type CidrRange, type OutboundRanges } from '../../config';
@@ -26,17 +29,23 @@ function blockListOf(ranges: CidrRange[]): BlockList {
   return list;
 }
 
-/** `::ffff:a.b.c.d` and `::ffff:xxxx:xxxx` as the IPv4 address they carry; anything else unchanged. */
+/**
+ * The address a socket connecting to `address` reaches: `::ffff:a.b.c.d` and
+ * `::ffff:xxxx:xxxx` the IPv4 address they carry, 0.0.0.0 and :: this
+ * host's loopback; anything else unchanged.
+ */
 export function unmapped(address: string): string {
+  if (address === '0.0.0.0') return '127.0.0.1';
+  if (address === '::' || /^(0{1,4}:){7}0{1,4}$/.test(address) || address === '::0') return '::1';
   const match = /^::ffff:(?:0{1,4}:)?(.+)$/i.exec(address);
   if (!match) return address;
   const rest = match[1]!;
-  if (isIPv4(rest)) return rest;
+  if (isIPv4(rest)) return unmapped(rest);
   const hex = /^([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(rest);
   if (!hex) return address;
   const high = parseInt(hex[1]!, 16);
   const low = parseInt(hex[2]!, 16);
-  return `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
+  return unmapped(`${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`);
 }
 
 export class OutboundPolicy {
