@@ -49,10 +49,13 @@ export class JobErrorResolver {
     @Ctx() ctx: RequestContext,
   ): Promise<JobError[]> {
     const viewer = viewerOf(ctx);
-    if ((ids === null) === (filter === null)) throw badUserInput('give exactly one of ids and filter');
+    // An argument left out arrives as undefined, one given as null as null: both are "not given".
+    const givenIds = ids ?? null;
+    const givenFilter = filter ?? null;
+    if ((givenIds === null) === (givenFilter === null)) throw badUserInput('give exactly one of ids and filter');
     const replacement = record === null || record === undefined ? null : (record as JsonRecord);
-    if (filter !== null && replacement !== null) throw badUserInput('record replaces the record of one error: give it with one id, not a filter');
-    const selection: RetrySelection = ids !== null ? { ids, record: replacement } : { filter: filter as JobErrorFilter };
+    if (givenFilter !== null && replacement !== null) throw badUserInput('record replaces the record of one error: give it with one id, not a filter');
+    const selection: RetrySelection = givenIds !== null ? { ids: givenIds, record: replacement } : { filter: givenFilter as JobErrorFilter };
     const rows = await ctx.services.jobErrors.retry(selection, viewer.tokenName);
     return rows.map(JobError.from);
   }

@@ -1,0 +1,268 @@
+/**
+ * retryJobErrors against a real local sink that refuses chosen records:
+ * every OPEN error's record goes again from the step where it failed, once,
+ * with its first Idempotency-Key, and the job's counts follow.
+ */
+import type { Client } from 'graphql-ws';
+import { createExportImportFlow, createFlow, createHttpConnection, runFlow, waitForJob, waitUntil } from '../support/flows';
+import { allJobErrors, jobCounts, RefusingSink, retryByFilter, retryByIds, JOB_ERROR_FIELDS, type JobErrorView } from '../support/jobErrors';
+import { openSocket, watchJob, within } from '../support/liveClient';
+import { json, orders, startRecordingApi, type RecordingApi } from '../support/recordingApi';
+import { codeOf, useTestSluice } from '../support/sluice';
+
+const RECORDS = 100;
+const REFUSED = new Set([3, 9, 14, 22, 35, 41, 58, 63, 77, 90]);
+
+/** Record ids of the bodies the sink accepted. */
+const idsOf = (api: RecordingApi): number[] => api.imported.map((b) => (b as { id: number }).id);
+
+describe('retryJobErrors', () => {
+  const s = useTestSluice({ engine: true });
+  let api: RecordingApi;
+  let sink: RefusingSink;
+  let live: Client | undefined;
+
+  beforeEach(async () => {
+    sink = new RefusingSink(REFUSED);
+    api = await startRecordingApi({ orders: orders(RECORDS), override: sink.override });
+  });
+  afterEach(async () => {
+    await live?.dispose();
+    live = undefined;
+    await api.close();
+  });
+
+  /** A job of an export → import flow that ran to its end with the refused records failed. */
+  async function failedJob(): Promise<{ jobId: string; flowId: string; connectionId: string }> {
+    const connectionId = await createHttpConnection(s, api.url, { concurrencyLevel: 5, autoRecoverRateLimitErrors: false });
+    const flowId = await createExportImportFlow(s, connectionId);
+    const jobId = await runFlow(s, flowId);
+    const job = await waitForJob(s, jobId);
+    expect(job).toMatchObject({ status: 'COMPLETED', recordsExported: RECORDS, recordsSucceeded: RECORDS - REFUSED.size, recordsFailed: REFUSED.size });
+    return { jobId, flowId, connectionId };
+  }
+
+  it('keeps each refused record as an OPEN error with its record, code and attempts', async () => {
+    const { jobId, flowId } = await failedJob();
+    const open = await allJobErrors(s, { jobId, state: 'OPEN' });
+    expect(open.map((e) => e.record!.id).sort((a, b) => Number(a) - Number(b))).toEqual([...REFUSED].sort((a, b) => a - b));
+    for (const e of open) {
+      expect(e).toMatchObject({ state: 'OPEN', code: 'HTTP_400', attempts: 1, closedAt: null, closedBy: null, retryOf: null, job: { id: jobId } });
+      expect(e.record).toEqual(orders(RECORDS)[Number(e.record!.id) - 1]);
+    }
+    expect(await jobCounts(s, jobId)).toMatchObject({ openErrorCount: REFUSED.size, flow: { openErrorCount: REFUSED.size } });
+    expect((await jobCounts(s, jobId)).flow.openErrorCount).toBe((await s.ok<{ flow: { openErrorCount: number } }>(
+      `query($id: ID!) { flow(id: $id) { openErrorCount } }`, { id: flowId })).flow.openErrorCount);
+  });
+
+  it('sends exactly the OPEN errors a filter matches, each once with its first Idempotency-Key; the job runs again and completes', async () => {
+    const { jobId, flowId } = await failedJob();
+    const firstKeys = new Map([...sink.refusedKeys].map(([id, keys]) => [id, keys[0]]));
+    expect(firstKeys.size).toBe(REFUSED.size);
+    const acceptedBefore = api.imported.length;
+    sink.fixed = true;
+    sink.hold();
+
+    const retried = await retryByFilter(s, { jobId, state: 'OPEN' });
+    expect(retried).toHaveLength(REFUSED.size);
+    for (const e of retried) expect(e).toMatchObject({ state: 'RETRIED', closedBy: 'bootstrap-admin', closedAt: expect.any(String) });
+
+    // Held at the sink: the job is RUNNING again, its retried records out of recordsFailed, and jobUpdated says so.
+    expect(await jobCounts(s, jobId)).toMatchObject({
+      status: 'RUNNING', recordsFailed: 0, recordsSucceeded: RECORDS - REFUSED.size, openErrorCount: 0, flow: { openErrorCount: 0 },
+    });
+    live = openSocket(s.url, s.adminSecret).client;
+    const watched = watchJob(live, jobId);
+    const first = await watched.waitFor(() => true, 5000);
+    expect(first.value).toMatchObject({ status: 'RUNNING', finishedAt: null, recordsFailed: 0 });
+
+    sink.letThrough();
+    expect(await within(watched.ended, 20000, 'the job to complete')).toEqual({ kind: 'complete' });
+    expect(watched.events[watched.events.length - 1]!.value).toMatchObject({
+      status: 'COMPLETED', recordsExported: RECORDS, recordsSucceeded: RECORDS, recordsFailed: 0,
+    });
+
+    const sentAgain = api.imported.slice(acceptedBefore) as { id: number }[];
+    expect(sentAgain.map((b) => b.id).sort((a, b) => a - b)).toEqual([...REFUSED].sort((a, b) => a - b));
+    const keysAgain = api.importKeys.slice(acceptedBefore);
+    sentAgain.forEach((body, i) => expect(keysAgain[i]).toBe(firstKeys.get(body.id)));
+    // Nothing else was sent again: every record arrived exactly once in all.
+    expect(idsOf(api).sort((a, b) => a - b)).toEqual(orders(RECORDS).map((o) => o.id));
+    expect(await jobCounts(s, jobId)).toMatchObject({ status: 'COMPLETED', openErrorCount: 0, flow: { openErrorCount: 0 } });
+    expect(await allJobErrors(s, { flowId, state: 'RETRIED' })).toHaveLength(REFUSED.size);
+    expect(await allJobErrors(s, { flowId, state: 'OPEN' })).toEqual([]);
+  });
+
+  it('sends an edited record under a new Idempotency-Key', async () => {
+    const { jobId } = await failedJob();
+    const [target] = await allJobErrors(s, { jobId, state: 'OPEN' });
+    const id = Number(target!.record!.id);
+    sink.fixed = true;
+    const before = api.imported.length;
+    const edited = { ...target!.record, total: 1, note: 'fixed by hand' };
+    const [retried] = await retryByIds(s, [target!.id], edited);
+    expect(retried).toMatchObject({ id: target!.id, state: 'RETRIED' });
+    await waitForJob(s, jobId);
+    expect(api.imported.slice(before)).toEqual([edited]);
+    const key = api.importKeys[before]!;
+    expect(key).toMatch(/^[0-9a-f-]{36}$/);
+    expect(sink.refusedKeys.get(id)).not.toContain(key);
+    expect(await jobCounts(s, jobId)).toMatchObject({ status: 'COMPLETED', recordsFailed: REFUSED.size - 1, recordsSucceeded: RECORDS - REFUSED.size + 1 });
+  });
+
+  it('makes a record that fails again a new OPEN error whose retryOf is the first', async () => {
+    const { jobId } = await failedJob();
+    const [target] = await allJobErrors(s, { jobId, state: 'OPEN' });
+    await retryByIds(s, [target!.id]);
+    const job = await waitForJob(s, jobId);
+    expect(job).toMatchObject({ status: 'COMPLETED', recordsFailed: REFUSED.size, recordsExported: RECORDS });
+    const again = (await allJobErrors(s, { jobId, state: 'OPEN' })).filter((e) => e.retryOf !== null);
+    expect(again).toHaveLength(1);
+    expect(again[0]).toMatchObject({ retryOf: { id: target!.id }, record: target!.record, state: 'OPEN', code: 'HTTP_400' });
+    // Sent again with the first attempt's key, refused again.
+    const keys = sink.refusedKeys.get(Number(target!.record!.id))!;
+    expect(keys).toHaveLength(2);
+    expect(keys[1]).toBe(keys[0]);
+    const first = await s.ok<{ jobErrors: JobErrorView[] }>(
+      `query($job: ID!) { jobErrors(filter: { jobId: $job, state: RETRIED }) { ${JOB_ERROR_FIELDS} } }`,
+      { job: jobId },
+    );
+    expect(first.jobErrors.map((e) => e.id)).toEqual([target!.id]);
+    expect(await jobCounts(s, jobId)).toMatchObject({ openErrorCount: REFUSED.size });
+  });
+
+  it('passes a record that failed at a LOOKUP through the lookup and the import after it', async () => {
+    let lookupsFixed = false;
+    api.options.override = (req, res) => {
+      const url = new URL(req.path, 'http://x');
+      if (url.pathname.startsWith('/customers/')) {
+        const customer = url.pathname.split('/')[2];
+        if (customer === 'c3' && !lookupsFixed) {
+          json(res, 404, { error: 'no such customer' });
+        } else {
+          json(res, 200, { name: `customer ${customer}` });
+        }
+        return true;
+      }
+      return false;
+    };
+    const connectionId = await createHttpConnection(s, api.url, { concurrencyLevel: 5, autoRecoverRateLimitErrors: false });
+    const flow = await createFlow(s, [
+      { kind: 'EXPORT', connectionId, config: { path: '/orders', recordsPath: 'data', paging: { type: 'page', pageParam: 'page', pageSizeParam: 'per_page', pageSize: 100 } } },
+      { kind: 'LOOKUP', connectionId, config: { method: 'GET', path: '/customers/{{record.customerId}}', resultField: 'customer' } },
+      { kind: 'IMPORT', connectionId, config: { path: '/import' } },
+    ]);
+    const jobId = await runFlow(s, flow.id);
+    const withC3 = orders(RECORDS).filter((o) => o.customerId === 'c3');
+    expect(await waitForJob(s, jobId)).toMatchObject({ status: 'COMPLETED', recordsFailed: withC3.length });
+    const open = await allJobErrors(s, { jobId, state: 'OPEN' });
+    expect(open.every((e) => e.step?.id === flow.stepIds[1] && e.code === 'HTTP_404')).toBe(true);
+    const before = api.imported.length;
+
+    lookupsFixed = true;
+    expect(await retryByFilter(s, { jobId, stepId: flow.stepIds[1] })).toHaveLength(withC3.length);
+    expect(await waitForJob(s, jobId)).toMatchObject({ status: 'COMPLETED', recordsFailed: 0, recordsSucceeded: RECORDS });
+    const imported = api.imported.slice(before) as { id: number; customer: unknown }[];
+    expect(imported.map((b) => b.id).sort((a, b) => a - b)).toEqual(withC3.map((o) => o.id));
+    for (const body of imported) expect(body.customer).toEqual({ name: 'customer c3' });
+  });
+
+  it('retries an export page that failed, and the export carries on from it to its end', async () => {
+    let pagesFixed = false;
+    const all = orders(250);
+    api.options.orders = all;
+    api.options.override = (req, res) => {
+      const url = new URL(req.path, 'http://x');
+      if (url.pathname === '/orders' && url.searchParams.get('page') === '2' && !pagesFixed) {
+        json(res, 400, { error: 'page 2 is broken' });
+        return true;
+      }
+      return false;
+    };
+    const connectionId = await createHttpConnection(s, api.url, { concurrencyLevel: 5, autoRecoverRateLimitErrors: false });
+    const flowId = await createExportImportFlow(s, connectionId);
+    const jobId = await runFlow(s, flowId);
+    expect(await waitForJob(s, jobId)).toMatchObject({ status: 'FAILED', recordsExported: 100, recordsSucceeded: 100, recordsFailed: 0 });
+    const [pageError, ...others] = await allJobErrors(s, { jobId, state: 'OPEN' });
+    expect(others).toEqual([]);
+    expect(pageError).toMatchObject({ code: 'HTTP_400', record: { cursor: expect.anything() } });
+
+    pagesFixed = true;
+    await retryByIds(s, [pageError!.id]);
+    expect(await waitForJob(s, jobId)).toMatchObject({ status: 'COMPLETED', recordsExported: 250, recordsSucceeded: 250, recordsFailed: 0 });
+    expect(idsOf(api).sort((a, b) => a - b)).toEqual(all.map((o) => o.id));
+    const pages = api.arrivals.filter((p) => p.startsWith('/orders')).map((p) => new URL(p, 'http://x').searchParams.get('page'));
+    // Page 1 once, page 2 refused then retried, page 3 once: the export went on from the retried page.
+    expect(pages).toEqual(['1', '2', '2', '3']);
+  });
+
+  it('enqueues each record once when two retries of the same errors run at once', async () => {
+    const { jobId } = await failedJob();
+    const ids = (await allJobErrors(s, { jobId, state: 'OPEN' })).map((e) => e.id);
+    sink.fixed = true;
+    const before = api.imported.length;
+    const [byFilterA, byFilterB] = await Promise.all([retryByFilter(s, { jobId }), retryByFilter(s, { jobId })]);
+    expect([...byFilterA, ...byFilterB].map((e) => e.id).sort()).toEqual([...ids].sort());
+    await waitForJob(s, jobId);
+    await waitUntil(async () => (await jobCounts(s, jobId)).status === 'COMPLETED');
+    expect(idsOf(api).slice(before).sort((a, b) => a - b)).toEqual([...REFUSED].sort((a, b) => a - b));
+    expect(await jobCounts(s, jobId)).toMatchObject({ recordsFailed: 0, recordsSucceeded: RECORDS });
+  });
+
+  it('refuses the second of two retries by the same ids with BAD_USER_INPUT, enqueuing them once', async () => {
+    const { jobId } = await failedJob();
+    const ids = (await allJobErrors(s, { jobId, state: 'OPEN' })).map((e) => e.id);
+    sink.fixed = true;
+    const before = api.imported.length;
+    const query = `mutation($ids: [ID!]) { retryJobErrors(ids: $ids) { id } }`;
+    const answers = await Promise.all([s.gql(query, { ids }), s.gql(query, { ids })]);
+    expect(answers.map(codeOf).sort()).toEqual(['BAD_USER_INPUT', undefined].sort());
+    await waitUntil(async () => (await jobCounts(s, jobId)).status === 'COMPLETED');
+    expect(idsOf(api).slice(before).sort((a, b) => a - b)).toEqual([...REFUSED].sort((a, b) => a - b));
+  });
+
+  it('refuses what it cannot do, changing nothing', async () => {
+    const { jobId, flowId } = await failedJob();
+    const [one, two] = await allJobErrors(s, { jobId, state: 'OPEN' });
+    const retry = `mutation($ids: [ID!], $filter: JobErrorFilter, $record: JSON) { retryJobErrors(ids: $ids, filter: $filter, record: $record) { id } }`;
+    const cases: [unknown, string][] = [
+      [{}, 'BAD_USER_INPUT'],
+      [{ ids: [one!.id], filter: { jobId } }, 'BAD_USER_INPUT'],
+      [{ ids: [one!.id, two!.id], record: { id: 1 } }, 'BAD_USER_INPUT'],
+      [{ filter: { jobId }, record: { id: 1 } }, 'BAD_USER_INPUT'],
+      [{ filter: { jobId, state: 'RESOLVED' } }, 'BAD_USER_INPUT'],
+      [{ ids: [one!.id, '00000000-0000-4000-8000-000000000000'] }, 'NOT_FOUND'],
+      [{ ids: ['not-an-id'] }, 'NOT_FOUND'],
+      [{ filter: { flowId: '00000000-0000-4000-8000-000000000000' } }, 'NOT_FOUND'],
+    ];
+    for (const [variables, code] of cases) {
+      expect({ variables, code: codeOf(await s.gql(retry, variables as Record<string, unknown>)) }).toEqual({ variables, code });
+    }
+    await s.ok(`mutation($ids: [ID!]!) { resolveJobErrors(ids: $ids) { id } }`, { ids: [two!.id] });
+    expect(codeOf(await s.gql(retry, { ids: [one!.id, two!.id] }))).toBe('BAD_USER_INPUT');
+    expect((await allJobErrors(s, { jobId, state: 'OPEN' })).map((e) => e.id)).toContain(one!.id);
+    expect(await jobCounts(s, jobId)).toMatchObject({ status: 'COMPLETED', openErrorCount: REFUSED.size - 1, recordsFailed: REFUSED.size });
+
+    // The import step removed (the job is over, so the flow may change): its errors cannot be retried.
+    const steps = await s.ok<{ flow: { steps: { id: string }[] } }>(`query($id: ID!) { flow(id: $id) { steps { id } } }`, { id: flowId });
+    await s.ok(`mutation($id: ID!) { removeStep(id: $id) }`, { id: steps.flow.steps[1]!.id });
+    expect(codeOf(await s.gql(retry, { ids: [one!.id] }))).toBe('CONFLICT');
+    expect(codeOf(await s.gql(retry, { filter: { jobId } }))).toBe('CONFLICT');
+    expect(await jobCounts(s, jobId)).toMatchObject({ status: 'COMPLETED', openErrorCount: REFUSED.size - 1 });
+  });
+
+  it('is for ADMINISTER and MANAGE: MONITOR is FORBIDDEN and nothing changes; MANAGE is named as closedBy', async () => {
+    const { jobId } = await failedJob();
+    const monitor = await s.token('MONITOR');
+    const manage = await s.token('MANAGE');
+    const refused = await s.gql(`mutation($job: ID!) { retryJobErrors(filter: { jobId: $job }) { id } }`, { job: jobId }, monitor);
+    expect(codeOf(refused)).toBe('FORBIDDEN');
+    expect(await allJobErrors(s, { jobId, state: 'OPEN' })).toHaveLength(REFUSED.size);
+    expect(await jobCounts(s, jobId)).toMatchObject({ status: 'COMPLETED', recordsFailed: REFUSED.size });
+    sink.fixed = true;
+    const retried = await retryByFilter(s, { jobId }, manage);
+    const viewer = await s.ok<{ viewer: { tokenName: string } }>(`{ viewer { tokenName } }`, {}, manage);
+    expect(new Set(retried.map((e) => e.closedBy))).toEqual(new Set([viewer.viewer.tokenName]));
+    await waitUntil(async () => (await jobCounts(s, jobId)).status === 'COMPLETED');
+  });
+});
