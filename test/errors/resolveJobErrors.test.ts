@@ -11,7 +11,8 @@ const REFUSED = new Set([2, 4, 6, 8]);
 const RESOLVE = `mutation($ids: [ID!]!) { resolveJobErrors(ids: $ids) { ${JOB_ERROR_FIELDS} } }`;
 
 describe('resolveJobErrors', () => {
-  const s = useTestSluice({ engine: true });
+  const logLines: string[] = [];
+  const s = useTestSluice({ engine: true, logLines });
   const api = useRecordingApi({ orders: orders(20) });
 
   async function failedJob(): Promise<{ jobId: string; flowId: string; errors: JobErrorView[] }> {
@@ -39,6 +40,8 @@ describe('resolveJobErrors', () => {
       flow: { openErrorCount: REFUSED.size - 2 },
     });
     expect(await allJobErrors(s, { jobId, state: 'RESOLVED' })).toHaveLength(2);
+    const logged = logLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'job errors resolved');
+    expect(logged).toContainEqual(expect.objectContaining({ tokenName: viewer.tokenName, errors: 2 }));
   });
 
   it('refuses an error that is not OPEN with BAD_USER_INPUT, an unknown or malformed id with NOT_FOUND, and then changes nothing', async () => {

@@ -17,7 +17,8 @@ const REFUSED = new Set([3, 9, 14, 22, 35, 41, 58, 63, 77, 90]);
 const idsOf = (api: RecordingApi): number[] => api.imported.map((b) => (b as { id: number }).id);
 
 describe('retryJobErrors', () => {
-  const s = useTestSluice({ engine: true });
+  const logLines: string[] = [];
+  const s = useTestSluice({ engine: true, logLines });
   let api: RecordingApi;
   let sink: RefusingSink;
   let live: Client | undefined;
@@ -263,6 +264,8 @@ describe('retryJobErrors', () => {
     const retried = await retryByFilter(s, { jobId }, manage);
     const viewer = await s.ok<{ viewer: { tokenName: string } }>(`{ viewer { tokenName } }`, {}, manage);
     expect(new Set(retried.map((e) => e.closedBy))).toEqual(new Set([viewer.viewer.tokenName]));
+    const logged = logLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'job errors retried');
+    expect(logged).toContainEqual(expect.objectContaining({ tokenName: viewer.viewer.tokenName, errors: REFUSED.size, by: 'filter' }));
     await waitUntil(async () => (await jobCounts(s, jobId)).status === 'COMPLETED');
   });
 });
