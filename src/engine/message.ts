@@ -26,6 +26,12 @@ export interface RetryOrigin {
    * was not replaced.
    */
   idempotencyKey?: string;
+  /**
+   * Which retry (one per retryJobErrors transaction): an engine that kept the
+   * job's plan since its first run reloads it once per generation, since the
+   * flow's steps may have changed after the job finished (engine/jobPlans.ts).
+   */
+  generation?: string;
 }
 
 /** The Idempotency-Key a call of this message carries: the first attempt's, for a retry that may reuse it. */

@@ -139,7 +139,7 @@ function carryRetryOrigin(origin: RetryOrigin | undefined, followUps: NewMessage
     if (f.payload.kind !== 'records') return f;
     const of = origin.of.slice(next, next + f.payload.records.length);
     next += f.payload.records.length;
-    return { ...f, payload: { ...f.payload, retry: { of } } };
+    return { ...f, payload: { ...f.payload, retry: { of, generation: origin.generation } } };
   });
 }
 
@@ -151,7 +151,7 @@ export async function runMessage(deps: RunDeps, message: ClaimedMessage, control
   let autoRecover = false;
   let slowDownMs: number | undefined;
   try {
-    const plan = await deps.plans.plan(message.jobId);
+    const plan = await deps.plans.plan(message.jobId, message.payload.retry?.generation);
     step = plan.find((s) => s.id === message.stepId);
     const connection = await deps.plans.connection(message.connectionId);
     if (!step || !connection) return { kind: 'done', message, followUps: [], delta: NO_DELTA, errors: [] }; // deleted meanwhile

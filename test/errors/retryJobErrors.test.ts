@@ -7,7 +7,7 @@ import type { Client } from 'graphql-ws';
 import { createExportImportFlow, createFlow, createHttpConnection, runFlow, waitForJob, waitUntil } from '../support/flows';
 import { allJobErrors, jobCounts, RefusingSink, retryByFilter, retryByIds, JOB_ERROR_FIELDS, type JobErrorView } from '../support/jobErrors';
 import { openSocket, watchJob, within } from '../support/liveClient';
-import { json, orders, startRecordingApi, type RecordingApi } from '../support/recordingApi';
+import { holdUnlessAborted, json, orders, startRecordingApi, type RecordingApi } from '../support/recordingApi';
 import { codeOf, useTestSluice } from '../support/sluice';
 
 const RECORDS = 100;
@@ -250,6 +250,29 @@ describe('retryJobErrors', () => {
     expect(codeOf(await s.gql(retry, { ids: [one!.id] }))).toBe('CONFLICT');
     expect(codeOf(await s.gql(retry, { filter: { jobId } }))).toBe('CONFLICT');
     expect(await jobCounts(s, jobId)).toMatchObject({ status: 'COMPLETED', openErrorCount: REFUSED.size - 1 });
+  });
+
+  it('refuses to retry the errors of a canceled job with CONFLICT', async () => {
+    // Record 1 is refused at once; the others are held until the cancel aborts their calls.
+    api.options.override = async (req, res) => {
+      if (!req.path.startsWith('/import')) return false;
+      const { id } = JSON.parse(req.body) as { id: number };
+      if (id === 1) {
+        json(res, 400, { error: 'invalid' });
+      } else if (await holdUnlessAborted(res, 60000)) {
+        json(res, 201, {});
+      }
+      return true;
+    };
+    const connectionId = await createHttpConnection(s, api.url, { concurrencyLevel: 2, autoRecoverRateLimitErrors: false });
+    const jobId = await runFlow(s, await createExportImportFlow(s, connectionId));
+    await waitUntil(async () => (await jobCounts(s, jobId)).openErrorCount === 1, 10000, 'the first record to fail');
+    await s.ok(`mutation($id: ID!) { cancelJob(id: $id) { id } }`, { id: jobId });
+    const [error] = await allJobErrors(s, { jobId, state: 'OPEN' });
+    expect(codeOf(await s.gql(`mutation($ids: [ID!]) { retryJobErrors(ids: $ids) { id } }`, { ids: [error!.id] }))).toBe('CONFLICT');
+    expect(codeOf(await s.gql(`mutation($job: ID!) { retryJobErrors(filter: { jobId: $job }) { id } }`, { job: jobId }))).toBe('CONFLICT');
+    expect(await jobCounts(s, jobId)).toMatchObject({ status: 'CANCELED', openErrorCount: 1 });
+    expect(await s.ok(`mutation($ids: [ID!]!) { resolveJobErrors(ids: $ids) { state } }`, { ids: [error!.id] })).toEqual({ resolveJobErrors: [{ state: 'RESOLVED' }] });
   });
 
   it('is for ADMINISTER and MANAGE: MONITOR is FORBIDDEN and nothing changes; MANAGE is named as closedBy', async () => {

@@ -13,7 +13,7 @@ import { badUserInput, conflict, isWellFormedId, notFound } from '../common/erro
 import { validFirst } from '../job/job.service';
 import { checkFilterIds, filterConditions, listJobErrors, type ErrorFilter } from './jobErrorReads';
 import { resolveBatch } from './resolveJobErrors';
-import { retryBatch, type Replacement } from './retryJobErrors';
+import { canceledJob, retryBatch, type Replacement } from './retryJobErrors';
 
 /** The most ids one retryJobErrors or resolveJobErrors takes (a filter has no such bound). */
 export const MAX_IDS = 1000;
@@ -83,8 +83,12 @@ export class JobErrorService {
     if (filter.state && filter.state !== 'OPEN') throw badUserInput(`only OPEN errors can be retried; the filter asks for ${filter.state}`);
     const params: unknown[] = [];
     const conditions = [...filterConditions({ ...filter, state: 'OPEN' }, params)].join(' AND ');
-    const { rows: bounds } = await this.sql.query<{ last: string | null; orphan: string | null }>(
-      `SELECT max(e.seq)::text AS last, (array_agg(e.id) FILTER (WHERE e.step_id IS NULL))[1] AS orphan FROM job_error e WHERE ${conditions}`,
+    const { rows: bounds } = await this.sql.query<{ last: string | null; orphan: string | null; canceled: string | null }>(
+      `SELECT max(e.seq)::text AS last,
+              (array_agg(e.id) FILTER (WHERE e.step_id IS NULL))[1] AS orphan,
+              (array_agg(j.id) FILTER (WHERE j.status = 'CANCELED'))[1] AS canceled
+         FROM job_error e JOIN job j ON j.id = e.job_id
+        WHERE ${conditions}`,
       params,
     );
     const last = bounds[0]?.last ?? null;
@@ -92,6 +96,7 @@ export class JobErrorService {
     if (orphan !== null) {
       throw conflict(`the step of job error ${orphan} was removed from its flow; it cannot be retried (resolve it, or narrow the filter)`);
     }
+    if (bounds[0]?.canceled) throw canceledJob(bounds[0].canceled);
     if (last === null) {
       await checkFilterIds(this.sql, filter);
       return [];

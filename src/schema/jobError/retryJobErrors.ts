@@ -22,17 +22,19 @@
  * queued or running: the completion that deletes its last message finishes
  * it (migrations/1763910000000-CompleteMessagesFunction.ts), so a retried
  * message is outstanding work like any other. Its retried records leave
- * recordsFailed here and count again by their new outcome there.
+ * recordsFailed here and count again by their new outcome there. A
+ * canceled job's errors are CONFLICT (canceledJob says why).
  */
+import { randomUUID } from 'node:crypto';
 import type { JsonRecord } from '../../connectors/sdk';
 import { jobErrorColumns } from '../../database/entityColumns';
 import type { JobErrorRow } from '../../database/entities';
 import type { StepKindName } from '../../connectors/sdk/stepKind';
-import type { MessagePayload, NewMessage } from '../../engine/message';
+import type { MessagePayload, NewMessage, RetryOrigin } from '../../engine/message';
 import { enqueueMessages } from '../../engine/sql/enqueueMessages';
 import { JOB_CHANNEL } from '../../engine/sql/completeMessages';
 import type { Queryable } from '../../engine/sql/queryable';
-import { badUserInput } from '../common/errors';
+import { badUserInput, conflict } from '../common/errors';
 
 /** An error as the retry found it, with where its step sends now. */
 interface RetriedRow extends JobErrorRow {
@@ -59,7 +61,14 @@ export async function retryBatch(tx: Queryable, ids: string[], closedBy: string,
   const jobIds = owners[0]?.job_ids ?? [];
   if (jobIds.length === 0) return [];
   await tx.query(`SELECT 1 FROM flow WHERE id = ANY($1::uuid[]) ORDER BY id FOR SHARE`, [flowIds]);
-  await tx.query(`SELECT 1 FROM job WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`, [jobIds]);
+  const { rows: jobs } = await tx.query<{ id: string; canceled: boolean }>(
+    `SELECT id, status = 'CANCELED' AS canceled FROM job WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
+    [jobIds],
+  );
+  const canceled = jobs.find((j) => j.canceled);
+  if (canceled) throw canceledJob(canceled.id);
+  // One generation per retry: an engine that kept this job's plan from its first run reloads it (engine/jobPlans.ts).
+  const generation = randomUUID();
   const { rows } = await tx.query<RetriedRow>(
     `WITH retried AS (
        UPDATE job_error e SET state = 'RETRIED', closed_at = now(), closed_by = $2
@@ -70,7 +79,7 @@ export async function retryBatch(tx: Queryable, ids: string[], closedBy: string,
     [ids, closedBy],
   );
   if (rows.length === 0) return [];
-  await enqueueMessages(tx, rows.map((row) => messageFor(row, replacement)));
+  await enqueueMessages(tx, rows.map((row) => messageFor(row, replacement, generation)));
 
   // Per job: records that leave recordsFailed (a source's page or file never
   // counted there), errors no longer OPEN, and whether its source runs again.
@@ -85,7 +94,7 @@ export async function retryBatch(tx: Queryable, ids: string[], closedBy: string,
     perJob.set(row.jobId, job);
     perFlow.set(row.flowId, (perFlow.get(row.flowId) ?? 0) + 1);
   }
-  const jobs = [...perJob.entries()];
+  const counts = [...perJob.entries()];
   await tx.query(
     `UPDATE job j
         SET records_failed = j.records_failed - d.records,
@@ -95,12 +104,21 @@ export async function retryBatch(tx: Queryable, ids: string[], closedBy: string,
             finished_at = CASE WHEN j.status IN ('QUEUED', 'RUNNING') THEN j.finished_at END
        FROM unnest($1::uuid[], $2::int[], $3::int[], $4::boolean[]) AS d(job_id, records, closed, source)
       WHERE j.id = d.job_id`,
-    [jobs.map(([id]) => id), jobs.map(([, j]) => j.records), jobs.map(([, j]) => j.closed), jobs.map(([, j]) => j.source)],
+    [counts.map(([id]) => id), counts.map(([, j]) => j.records), counts.map(([, j]) => j.closed), counts.map(([, j]) => j.source)],
   );
   await lowerFlowTallies(tx, perFlow);
   // jobUpdated subscribers see the job RUNNING again, with its counts.
   await tx.query(`SELECT pg_notify('${JOB_CHANNEL}', id::text) FROM unnest($1::uuid[]) AS id`, [jobIds]);
   return rows.map(({ stepKind: _kind, stepConnectionId: _connection, ...error }) => error);
+}
+
+/**
+ * A canceled job's errors are resolved, not retried: an engine drops the
+ * messages of a job canceled lately (engine/recentCancels.ts) without an
+ * outcome, so a retried record would vanish from the job's counts.
+ */
+export function canceledJob(jobId: string): Error {
+  return conflict(`job ${jobId} was canceled: its errors cannot be retried (resolve them, or run the flow again)`);
 }
 
 /** flow_error_tally rows taken in flow id order, as every writer takes them. */
@@ -123,13 +141,13 @@ export async function lowerFlowTallies(tx: Queryable, perFlow: Map<string, numbe
  * file) and the record is not replaced: an API that saw the first attempt
  * through recognizes it.
  */
-function messageFor(row: RetriedRow, replacement: Replacement): NewMessage {
+function messageFor(row: RetriedRow, replacement: Replacement, generation: string): NewMessage {
   const key = replacement === null && row.idempotencyKey !== null ? { idempotencyKey: row.idempotencyKey } : {};
-  const retry = { of: [row.id], ...key };
+  const retry: RetryOrigin = { of: [row.id], generation, ...key };
   return { connectionId: row.stepConnectionId, jobId: row.jobId, stepId: row.stepId as string, payload: payloadFor(row, replacement, retry) };
 }
 
-function payloadFor(row: RetriedRow, replacement: Replacement, retry: { of: string[]; idempotencyKey?: string }): MessagePayload {
+function payloadFor(row: RetriedRow, replacement: Replacement, retry: RetryOrigin): MessagePayload {
   const record = replacement?.record ?? (row.record as JsonRecord | null);
   switch (row.stepKind) {
     case 'EXPORT': {
