@@ -197,6 +197,29 @@ describe('retryJobErrors', () => {
     expect(pages).toEqual(['1', '2', '2', '3']);
   });
 
+  it('retries a DOWNLOAD that failed: the file is fetched again and its records go on', async () => {
+    let fileFixed = false;
+    api.options.override = (req, res) => {
+      if (!req.path.startsWith('/files/')) return false;
+      if (fileFixed) json(res, 200, orders(5));
+      else json(res, 403, { error: 'not yours' });
+      return true;
+    };
+    const connectionId = await createHttpConnection(s, api.url, { concurrencyLevel: 2, autoRecoverRateLimitErrors: false });
+    const flow = await createFlow(s, [
+      { kind: 'DOWNLOAD', connectionId, config: { path: '/files/orders.json', format: 'json' } },
+      { kind: 'IMPORT', connectionId, config: { path: '/import' } },
+    ]);
+    const jobId = await runFlow(s, flow.id);
+    expect(await waitForJob(s, jobId)).toMatchObject({ status: 'FAILED', recordsExported: 0 });
+    const [fileError] = await allJobErrors(s, { jobId, state: 'OPEN' });
+    expect(fileError).toMatchObject({ code: 'HTTP_403', record: null, step: { id: flow.stepIds[0] } });
+    fileFixed = true;
+    await retryByIds(s, [fileError!.id]);
+    expect(await waitForJob(s, jobId)).toMatchObject({ status: 'COMPLETED', recordsExported: 5, recordsSucceeded: 5, recordsFailed: 0 });
+    expect(idsOf(api).sort((a, b) => a - b)).toEqual(orders(5).map((o) => o.id));
+  });
+
   it('enqueues each record once when two retries of the same errors run at once', async () => {
     const { jobId } = await failedJob();
     const ids = (await allJobErrors(s, { jobId, state: 'OPEN' })).map((e) => e.id);
