@@ -4,7 +4,8 @@
  * 30, the contract's promise); OPEN errors are never deleted, whatever their
  * age: they wait for an operator.
  *
- * Every process, whatever its role, sweeps every SWEEP_EVERY_MS; the one
+ * Every process, whatever its role, sweeps a minute after its start and then
+ * every SWEEP_EVERY_MS; the one
  * that holds the advisory lock deletes, the others skip
  * (pg_try_advisory_xact_lock: a lock bound to the transaction, so it is
  * released with it on any pool connection, and a process that dies mid-sweep
@@ -21,6 +22,8 @@ import { inTransaction } from '../database/transaction';
 import type { Queryable } from '../engine/sql/queryable';
 
 export const SWEEP_EVERY_MS = 60 * 60 * 1000;
+/** The first sweep waits this long after the start: a process that restarts often still sweeps, off its busy start. */
+export const FIRST_SWEEP_AFTER_MS = 60 * 1000;
 export const DELETE_BATCH = 1000;
 /** hashtextextended('sluice.job_error_retention', 0), spelled out in the statement. */
 const LOCK = `hashtextextended('sluice.job_error_retention', 0)`;
@@ -54,8 +57,14 @@ export async function sweepClosedJobErrors(db: Queryable, days: number): Promise
   }
 }
 
-/** Starts sweeping now and every `everyMs`; the returned function stops it and waits for a sweep in progress. */
-export function keepJobErrorsFor(db: Queryable, days: number, logger: Logger, everyMs = SWEEP_EVERY_MS): () => Promise<void> {
+/** Sweeps after `firstAfterMs`, then every `everyMs`; the returned function stops it and waits for a sweep in progress. */
+export function keepJobErrorsFor(
+  db: Queryable,
+  days: number,
+  logger: Logger,
+  everyMs = SWEEP_EVERY_MS,
+  firstAfterMs = FIRST_SWEEP_AFTER_MS,
+): () => Promise<void> {
   let sweeping: Promise<void> = Promise.resolve();
   const sweep = (): void => {
     sweeping = sweepClosedJobErrors(db, days)
@@ -64,11 +73,14 @@ export function keepJobErrorsFor(db: Queryable, days: number, logger: Logger, ev
       })
       .catch((error: unknown) => logger.warn({ err: error }, 'deleting closed job errors failed; the next sweep tries again'));
   };
-  const timer = setInterval(sweep, everyMs);
+  let timer: NodeJS.Timeout = setTimeout(function next() {
+    sweep();
+    timer = setTimeout(next, everyMs);
+    timer.unref();
+  }, firstAfterMs);
   timer.unref();
-  sweep();
   return async () => {
-    clearInterval(timer);
+    clearTimeout(timer);
     await sweeping;
   };
 }

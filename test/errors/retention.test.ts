@@ -6,8 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import { loadConfig, ConfigError } from '../../src/config';
 import { pgPoolOf } from '../../src/database/pool';
-import { DELETE_BATCH, sweepClosedJobErrors } from '../../src/retention/jobErrorRetention';
-import { createExportImportFlow, createHttpConnection, runFlow } from '../support/flows';
+import { DELETE_BATCH, keepJobErrorsFor, sweepClosedJobErrors } from '../../src/retention/jobErrorRetention';
+import { createLogger } from '../../src/logger';
+import { createExportImportFlow, createHttpConnection, runFlow, waitUntil } from '../support/flows';
 import { useTestSluice } from '../support/sluice';
 
 describe('job error retention', () => {
@@ -73,6 +74,20 @@ describe('job error retention', () => {
       holder.release();
     }
     expect(await sweepClosedJobErrors(pool, 30)).toBe(1);
+  });
+
+  it('sweeps by itself, periodically, in every process that runs it', async () => {
+    const connectionId = await createHttpConnection(s, 'http://127.0.0.1:9');
+    const flowId = await createExportImportFlow(s, connectionId);
+    const jobId = await runFlow(s, flowId);
+    const made = await errors(jobId, flowId, [{ state: 'RETRIED', ageDays: 90 }, { state: 'OPEN', ageDays: 90 }]);
+    const stop = keepJobErrorsFor(pgPoolOf(s.sluice.dataSource), 30, createLogger('silent'), 20, 0);
+    try {
+      await waitUntil(async () => (await remaining(made.get('RETRIED/90')!)) === 0, 10000, 'the sweep');
+    } finally {
+      await stop();
+    }
+    expect(await remaining(made.get('OPEN/90')!)).toBe(1);
   });
 
   it('keeps closed errors at least 30 days: JOB_ERROR_RETENTION_DAYS below that is refused at start', () => {
