@@ -33,6 +33,26 @@ describe('retryJobErrors', () => {
     await api.close();
   });
 
+  // After every test, whatever it did: the counters equal what they count, and a finished job adds up.
+  afterEach(async () => {
+    const db = s.sluice.dataSource;
+    expect(await db.query(
+      `SELECT j.id, j.open_error_count FROM job j
+        WHERE j.open_error_count <> (SELECT count(*) FROM job_error e WHERE e.job_id = j.id AND e.state = 'OPEN')`,
+    )).toEqual([]);
+    expect(await db.query(
+      `SELECT f.id FROM flow f LEFT JOIN flow_error_tally t ON t.flow_id = f.id
+        WHERE coalesce(t.open_errors, 0) <> (SELECT count(*) FROM job_error e WHERE e.flow_id = f.id AND e.state = 'OPEN')`,
+    )).toEqual([]);
+    expect(await db.query(
+      `SELECT j.id FROM job j
+        WHERE j.status = 'COMPLETED' AND j.records_exported <> j.records_succeeded + j.records_failed
+           -- Records' errors, OPEN or RESOLVED (a removed step's are records' here: no test removes a source step).
+           OR j.records_failed <> (SELECT count(*) FROM job_error e LEFT JOIN step s ON s.id = e.step_id
+                                    WHERE e.job_id = j.id AND e.state <> 'RETRIED' AND (s.kind IS NULL OR s.kind IN ('LOOKUP', 'IMPORT')))`,
+    )).toEqual([]);
+  });
+
   /** A job of an export → import flow that ran to its end with the refused records failed. */
   async function failedJob(): Promise<{ jobId: string; flowId: string; connectionId: string }> {
     const connectionId = await createHttpConnection(s, api.url, { concurrencyLevel: 5, autoRecoverRateLimitErrors: false });
