@@ -240,6 +240,34 @@ describe('retryJobErrors', () => {
     expect(idsOf(api).sort((a, b) => a - b)).toEqual(orders(5).map((o) => o.id));
   });
 
+  it('sends a record of a refused batch again alone, under a new Idempotency-Key', async () => {
+    let batchesFixed = false;
+    const calls: { ids: number[]; key: string }[] = [];
+    api.options.override = (req, res) => {
+      if (!req.path.startsWith('/import')) return false;
+      const body = JSON.parse(req.body) as { id: number }[];
+      calls.push({ ids: body.map((r) => r.id), key: String(req.headers['idempotency-key']) });
+      json(res, !batchesFixed && body.some((r) => r.id === 3) ? 400 : 201, {});
+      return true;
+    };
+    api.options.orders = orders(10);
+    const connectionId = await createHttpConnection(s, api.url, { concurrencyLevel: 1, autoRecoverRateLimitErrors: false });
+    const flow = await createFlow(s, [
+      { kind: 'EXPORT', connectionId, config: { path: '/orders', recordsPath: 'data', paging: { type: 'page', pageParam: 'page', pageSizeParam: 'per_page', pageSize: 100 } } },
+      { kind: 'IMPORT', connectionId, config: { path: '/import', batchSize: 5 } },
+    ]);
+    const jobId = await runFlow(s, flow.id);
+    expect(await waitForJob(s, jobId)).toMatchObject({ status: 'COMPLETED', recordsSucceeded: 5, recordsFailed: 5 });
+    const refusedBatch = calls.find((c) => c.ids.includes(3))!;
+    batchesFixed = true;
+    expect(await retryByFilter(s, { jobId })).toHaveLength(5);
+    expect(await waitForJob(s, jobId)).toMatchObject({ status: 'COMPLETED', recordsSucceeded: 10, recordsFailed: 0 });
+    const again = calls.slice(2);
+    expect(again.map((c) => c.ids).sort((a, b) => a[0]! - b[0]!)).toEqual(refusedBatch.ids.map((id) => [id]));
+    expect(new Set(again.map((c) => c.key)).size).toBe(5);
+    expect(again.map((c) => c.key)).not.toContain(refusedBatch.key);
+  });
+
   it('enqueues each record once when two retries of the same errors run at once', async () => {
     const { jobId } = await failedJob();
     const ids = (await allJobErrors(s, { jobId, state: 'OPEN' })).map((e) => e.id);
