@@ -208,6 +208,14 @@ describe('retryJobErrors', () => {
     expect(others).toEqual([]);
     expect(pageError).toMatchObject({ code: 'HTTP_400', record: { cursor: expect.anything() } });
 
+    // A record given for a page must say which page: without a cursor it is refused, and nothing is sent.
+    const refusedEdit = await s.gql(`mutation($ids: [ID!], $record: JSON) { retryJobErrors(ids: $ids, record: $record) { id } }`, {
+      ids: [pageError!.id],
+      record: { page: 2 },
+    });
+    expect(codeOf(refusedEdit)).toBe('BAD_USER_INPUT');
+    expect(await jobCounts(s, jobId)).toMatchObject({ status: 'FAILED', openErrorCount: 1 });
+
     pagesFixed = true;
     await retryByIds(s, [pageError!.id]);
     expect(await waitForJob(s, jobId)).toMatchObject({ status: 'COMPLETED', recordsExported: 250, recordsSucceeded: 250, recordsFailed: 0 });

@@ -152,10 +152,15 @@ function payloadFor(row: RetriedRow, replacement: Replacement, retry: RetryOrigi
   switch (row.stepKind) {
     case 'EXPORT': {
       // A page's error keeps its cursor as its record (engine/runMessage.ts); the export carries on from that page.
+      // A replacement without one would start the export over from its first page: refused, not guessed.
+      if (replacement !== null && !('cursor' in replacement.record)) {
+        throw badUserInput(`job error ${row.id} is an export page's: a record given for it is { "cursor": … }, the page to ask for`);
+      }
       const cursor = record !== null && typeof record === 'object' && 'cursor' in record ? record.cursor : null;
       return { kind: 'page', cursor, retry };
     }
     case 'DOWNLOAD':
+      if (replacement !== null) throw badUserInput(`job error ${row.id} is a download's: it has no record to replace`);
       return { kind: 'download', retry };
     case 'LOOKUP':
     case 'IMPORT':
