@@ -26,6 +26,8 @@ import { foldQueueTally } from './engine/queueTallyFolding';
 import { typeormQueryable } from './database/typeormQueryable';
 import { buildSluiceSchema } from './schema';
 import { createServices, type Services } from './schema/services';
+import { keepJobErrorsFor } from './retention/jobErrorRetention';
+import { pgPoolOf } from './database/pool';
 
 export interface RunningSluice {
   url: string;
@@ -54,6 +56,7 @@ export async function startSluice(config: Config, logger: Logger): Promise<Runni
   let engine: QueueEngine | null = null;
   let live: LiveUpdates | null = null;
   const stopFolding = foldQueueTally(typeormQueryable(database.dataSource.manager), logger);
+  const stopRetention = keepJobErrorsFor(pgPoolOf(database.dataSource), config.jobErrorRetentionDays, logger.child({ component: 'retention' }));
   try {
     // After the migrations, before anything serves or runs: a wrong key stops
     // here; then secrets stored in configs before they were refused move
@@ -146,6 +149,7 @@ export async function startSluice(config: Config, logger: Logger): Promise<Runni
         await server.close();
         await live?.stop();
         await stopFolding();
+        await stopRetention();
         await database.close();
       },
     };
@@ -154,6 +158,7 @@ export async function startSluice(config: Config, logger: Logger): Promise<Runni
     await http?.close().catch(() => undefined);
     await live?.stop().catch(() => undefined);
     await stopFolding();
+    await stopRetention();
     await database.close();
     throw error;
   }

@@ -59,6 +59,8 @@ export interface Config {
   /** How long a WebSocket may stay open without sending connection_init before it is closed (4408). */
   connectionInitTimeoutMs: number;
   outbound: OutboundRanges;
+  /** Days a RETRIED or RESOLVED JobError is kept after it was closed (at least 30: the contract's promise); OPEN ones are never deleted. */
+  jobErrorRetentionDays: number;
 }
 
 export class ConfigError extends Error {
@@ -167,5 +169,6 @@ export function loadConfig(env: Env = process.env): Config {
     maxCallsPerQueue: integer(env, 'MAX_CALLS_PER_QUEUE', 200, 1, 100000),
     connectionInitTimeoutMs: integer(env, 'CONNECTION_INIT_TIMEOUT_MS', 10000, 100, 600000),
     outbound: outboundRanges(env),
+    jobErrorRetentionDays: integer(env, 'JOB_ERROR_RETENTION_DAYS', 30, 30, 36500),
   };
 }
