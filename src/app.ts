@@ -1,6 +1,11 @@
 /**
- * A running Sluice: database → services → HTTP server. `main.ts` starts one
- * from the environment; tests start one per file against their own database.
+ * A running Sluice: port → database → services → HTTP server. `main.ts`
+ * starts one from the environment; tests start one per file against their
+ * own database.
+ *
+ * The port opens first (http/probes.ts): /livez, /healthz (503: starting)
+ * and /metrics answer while the database is waited for and migrated, and
+ * /graphql says 503 until the API is ready. It closes last.
  */
 import type { DataSource } from 'typeorm';
 import { CredentialCipher, loadCredentialsKey } from './auth/credentialCipher';
@@ -10,11 +15,13 @@ import { ConnectorRegistry } from './connectors/registry';
 import { loadPlugins } from './connectors/pluginLoader';
 import type { Connector } from './connectors/sdk';
 import { openDatabase, type Database } from './database/database';
+import { DatabaseHealth } from './database/databaseHealth';
+import { openPort, type OpenPort } from './http/probes';
 import { openWholePool } from './database/openWholePool';
 import { startHttpServer, type RunningHttpServer } from './http/server';
 import { RequestsInProgress } from './http/requestsInProgress';
 import type { Logger } from './logger';
-import { createMetrics } from './metrics';
+import { createMetrics, type Metrics } from './metrics';
 import { LiveUpdates } from './schema/live/liveUpdates';
 import { QueueEngine } from './engine/engine';
 import { createEngineMetrics } from './engine/engineMetrics';
@@ -33,14 +40,39 @@ export interface RunningSluice {
   close(): Promise<void>;
 }
 
-export async function startSluice(config: Config, logger: Logger): Promise<RunningSluice> {
+export interface StartOptions {
+  /** Aborted: a start still waiting for its database gives up (StartAborted) instead of waiting on. */
+  signal?: AbortSignal;
+}
+
+export async function startSluice(config: Config, logger: Logger, options: StartOptions = {}): Promise<RunningSluice> {
+  const health = new DatabaseHealth();
+  const metrics = createMetrics(() => health.answers());
+  const port = await openPort({ host: config.host, port: config.port, logger, metrics, serveApi: config.role !== 'worker' });
+  try {
+    return await startOnPort(config, logger, options, port, metrics, health);
+  } catch (error) {
+    await port.close();
+    throw error;
+  }
+}
+
+async function startOnPort(
+  config: Config,
+  logger: Logger,
+  options: StartOptions,
+  port: OpenPort,
+  metrics: Metrics,
+  health: DatabaseHealth,
+): Promise<RunningSluice> {
   const key = loadCredentialsKey(config.credentialsKey);
   const connectors = new ConnectorRegistry([httpConnector as unknown as Connector]);
   // Before the database: a broken plugin stops the start before anything runs.
   for (const plugin of await loadPlugins(config.connectorPlugins, connectors)) {
     logger.info({ type: plugin.type, version: plugin.version }, 'connector plugin loaded');
   }
-  const database: Database = await openDatabase(config.database, logger);
+  const database: Database = await openDatabase(config.database, logger, { waitMs: config.databaseWaitMs, signal: options.signal });
+  health.watch(() => database.dataSource.query('SELECT 1'));
   const cipher = new CredentialCipher(key);
   let http: RunningHttpServer | null = null;
   let engine: QueueEngine | null = null;
@@ -62,7 +94,6 @@ export async function startSluice(config: Config, logger: Logger): Promise<Runni
     });
     if (config.bootstrapAdminToken) await services.tokens.ensureBootstrapAdmin(config.bootstrapAdminToken);
     const schema = await buildSluiceSchema();
-    const metrics = createMetrics();
     if (config.role !== 'api') {
       const running: QueueEngine = new QueueEngine({
         databaseUrl: database.url,
@@ -89,29 +120,18 @@ export async function startSluice(config: Config, logger: Logger): Promise<Runni
     const sharing = config.role === 'all' ? engine : null;
     const graphqlInProgress = sharing ? new RequestsInProgress() : undefined;
     if (sharing && graphqlInProgress) sharing.watchApiRequests(graphqlInProgress);
-    http = await startHttpServer(
-      {
-        schema,
-        services,
-        logger,
-        metrics,
-        serveApi: config.role !== 'worker',
-        connectionInitTimeoutMs: config.connectionInitTimeoutMs,
-        onGraphqlServed: sharing ? (ms) => sharing.apiRequestServed(ms) : undefined,
-        graphqlInProgress,
-        isHealthy: async () => {
-          if (closing || !database.dataSource.isInitialized) return false;
-          try {
-            await database.dataSource.query('SELECT 1');
-            return true;
-          } catch {
-            return false;
-          }
-        },
-      },
-      config.host,
-      config.port,
-    );
+    http = await startHttpServer({
+      port,
+      schema,
+      services,
+      logger,
+      metrics,
+      serveApi: config.role !== 'worker',
+      connectionInitTimeoutMs: config.connectionInitTimeoutMs,
+      onGraphqlServed: sharing ? (ms) => sharing.apiRequestServed(ms) : undefined,
+      graphqlInProgress,
+      isHealthy: async () => !closing && (await health.answers()),
+    });
     const server = http;
     return {
       url: server.url,
@@ -125,7 +145,9 @@ export async function startSluice(config: Config, logger: Logger): Promise<Runni
         await server.close();
         await live?.stop();
         await stopFolding();
+        health.close();
         await database.close();
+        await port.close();
       },
     };
   } catch (error) {
@@ -133,6 +155,7 @@ export async function startSluice(config: Config, logger: Logger): Promise<Runni
     await http?.close().catch(() => undefined);
     await live?.stop().catch(() => undefined);
     await stopFolding();
+    health.close();
     await database.close();
     throw error;
   }
