@@ -8,9 +8,9 @@
  * token's name (never its secret), and the error codes if any. Never the
  * variables, and never the query's text (its literals may be anything).
  *
- * How a line finds its operation: `bind()` remembers which request a
- * GraphQL context belongs to; Apollo's hooks (the plugin below) see the
- * context; `finished()` is called on the response's 'finish'.
+ * How a line finds its operation: `bind()` gives a request's GraphQL
+ * context the request's entry; Apollo's hooks (the plugin below) fill it in
+ * from the context; `finished()`, on the response's 'finish', writes it.
  */
 import type { IncomingMessage } from 'node:http';
 import { SpanKind, SpanStatusCode, context as otelContext, propagation, type Span } from '@opentelemetry/api';
@@ -27,9 +27,16 @@ interface Entry {
   span: Span | null;
 }
 
+/**
+ * Where a context carries its entry. A property, not a WeakMap keyed by the
+ * context: Apollo hands its hooks a copy of the context (one per operation
+ * of a batch), and a copy keeps its own enumerable properties, symbols too.
+ */
+const ENTRY = Symbol('sluice.accessLogEntry');
+type WithEntry = RequestContext & { [ENTRY]?: Entry };
+
 export class AccessLog {
   private readonly byRequest = new WeakMap<IncomingMessage, Entry>();
-  private readonly byContext = new WeakMap<RequestContext, Entry>();
 
   constructor(private readonly logger: Logger) {}
 
@@ -38,7 +45,7 @@ export class AccessLog {
     const ctx = await made;
     const entry: Entry = { operationName: null, operationType: null, errorCodes: [], tokenName: ctx.viewer?.tokenName ?? null, span: null };
     this.byRequest.set(req, entry);
-    this.byContext.set(ctx, entry);
+    (ctx as WithEntry)[ENTRY] = entry;
     return ctx;
   }
 
@@ -62,7 +69,7 @@ export class AccessLog {
 
   /** Apollo's hooks: what the operation is, how it ended; and its span. */
   plugin(): ApolloServerPlugin<RequestContext> {
-    const entryOf = (ctx: RequestContext): Entry | undefined => this.byContext.get(ctx);
+    const entryOf = (ctx: RequestContext): Entry | undefined => (ctx as WithEntry)[ENTRY];
     return {
       async requestDidStart({ contextValue, request }) {
         const entry = entryOf(contextValue);
