@@ -140,6 +140,7 @@ async function startOnPort(
       dataSource: database.dataSource,
       async close() {
         closing = true;
+        port.drain();
         // Drain first: running calls finish (or are released) while the database is still up.
         await engine?.stop(config.shutdownGraceMs);
         await server.close();

@@ -15,8 +15,8 @@
  * here. Before that, and once `stopServing()` was called, /graphql answers
  * 503 with a GraphQL-shaped error and a Retry-After.
  *
- * Phases: starting → serving → stopping (a start that fails goes from
- * starting straight to closed).
+ * Phases: starting → serving (→ draining) → stopping (a start that fails
+ * goes from starting straight to closed).
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -25,7 +25,8 @@ import type { Metrics } from '../metrics';
 
 export type PortPhase =
   | { kind: 'starting' }
-  | { kind: 'serving'; server: http.Server; isReady: () => Promise<boolean> }
+  /** `draining`: a shutdown lets running work finish; the API still answers, readiness says 503. */
+  | { kind: 'serving'; server: http.Server; isReady: () => Promise<boolean>; draining: boolean }
   | { kind: 'stopping' };
 
 export interface OpenPort {
@@ -33,6 +34,8 @@ export interface OpenPort {
   port: number;
   /** From now on requests other than the probes go to `server`; /healthz asks `isReady`. */
   serve(server: http.Server, isReady: () => Promise<boolean>): void;
+  /** A shutdown began: /healthz says 503 (stopping) so that load balancers move on; requests are still served. */
+  drain(): void;
   /** /healthz says 503 and new API requests are refused; the probes and /metrics go on. */
   stopServing(): void;
   /** Closes the port and every connection still open on it. */
@@ -154,7 +157,10 @@ export async function openPort(options: OpenPortOptions): Promise<OpenPort> {
     url,
     port: address.port,
     serve(inner, isReady) {
-      phase = { kind: 'serving', server: inner, isReady };
+      phase = { kind: 'serving', server: inner, isReady, draining: false };
+    },
+    drain() {
+      if (phase.kind === 'serving') phase = { ...phase, draining: true };
     },
     stopServing() {
       phase = { kind: 'stopping' };
@@ -176,6 +182,7 @@ async function readiness(phase: PortPhase): Promise<'ok' | 'starting' | 'stoppin
     case 'stopping':
       return 'stopping';
     case 'serving':
+      if (phase.draining) return 'stopping';
       return (await phase.isReady()) ? 'ok' : 'database unavailable';
     default: {
       const unreachable: never = phase;
