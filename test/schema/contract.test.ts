@@ -4,7 +4,8 @@ import { buildSchema, findBreakingChanges, printSchema, type BreakingChange } fr
 import { buildSluiceSchema } from '../../src/schema';
 import { SCHEMA_FILE, SCHEMA_HEADER } from '../../scripts/print-schema';
 
-const CONTRACT = path.join(__dirname, '..', '..', '..', 'shared', 'contract', 'schema.graphql');
+/** The repository's copy of the contract (contract/; `npm run contract:check` compares it with ../shared/contract). */
+const CONTRACT = path.join(__dirname, '..', '..', 'contract', 'schema.graphql');
 
 /**
  * The contract's parts not served yet, each with the issue that brings it.
