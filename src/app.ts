@@ -9,6 +9,10 @@
  */
 import type { DataSource } from 'typeorm';
 import { CredentialCipher, loadCredentialsKey } from './auth/credentialCipher';
+import { checkCredentialsKey } from './auth/credentialsKeyCheck';
+import { moveSecretsOutOfConfig } from './auth/secretsOutOfConfig';
+import { installOutboundPolicy } from './connectors/outbound/outboundPolicy';
+import { poolOf } from './database/pool';
 import type { Config } from './config';
 import { httpConnector } from './connectors/http';
 import { ConnectorRegistry } from './connectors/registry';
@@ -66,6 +70,8 @@ async function startOnPort(
   health: DatabaseHealth,
 ): Promise<RunningSluice> {
   const key = loadCredentialsKey(config.credentialsKey);
+  // Before any connector can make a call: every socket checks this policy.
+  installOutboundPolicy(config.outbound);
   const connectors = new ConnectorRegistry([httpConnector as unknown as Connector]);
   // Before the database: a broken plugin stops the start before anything runs.
   for (const plugin of await loadPlugins(config.connectorPlugins, connectors)) {
@@ -73,12 +79,25 @@ async function startOnPort(
   }
   const database: Database = await openDatabase(config.database, logger, { waitMs: config.databaseWaitMs, signal: options.signal });
   health.watch(() => database.dataSource.query('SELECT 1'));
-  const cipher = new CredentialCipher(key);
+  const cipher = new CredentialCipher(key, (connectionId, reason) =>
+    logger.error({ connectionId, reason }, `the stored credentials of connection ${connectionId} cannot be decrypted with CREDENTIALS_KEY (CREDENTIALS_UNREADABLE)`),
+  );
   let http: RunningHttpServer | null = null;
   let engine: QueueEngine | null = null;
   let live: LiveUpdates | null = null;
   const stopFolding = foldQueueTally(typeormQueryable(database.dataSource.manager), logger);
   try {
+    // After the migrations, before anything serves or runs: a wrong key stops
+    // here; then secrets stored in configs before they were refused move
+    // into credentials, sealed with the key just checked.
+    try {
+      if ((await checkCredentialsKey(poolOf(database.dataSource), cipher)) === 'written') logger.info('credentials key check value written');
+      const moved = await moveSecretsOutOfConfig(poolOf(database.dataSource), cipher, logger);
+      if (moved > 0) logger.warn({ moved }, 'secrets moved out of connection configs into credentials');
+    } catch (error) {
+      logger.fatal({ err: error }, error instanceof Error ? error.message : String(error));
+      throw error;
+    }
     if (config.role !== 'worker') {
       await openWholePool(database.dataSource);
       live = new LiveUpdates(database.dataSource, database.url, logger.child({ component: 'live' }));
@@ -92,7 +111,9 @@ async function startOnPort(
       maxConcurrencyLevel: config.maxConcurrencyLevel,
       logger,
     });
-    if (config.bootstrapAdminToken) await services.tokens.ensureBootstrapAdmin(config.bootstrapAdminToken);
+    if (config.bootstrapAdminToken && (await services.tokens.ensureBootstrapAdmin(config.bootstrapAdminToken)) === 'revoked') {
+      logger.warn('BOOTSTRAP_ADMIN_TOKEN names a revoked token: it stays revoked and does not authenticate; set another secret (or unset it)');
+    }
     const schema = await buildSluiceSchema();
     if (config.role !== 'api') {
       const running: QueueEngine = new QueueEngine({

@@ -19,6 +19,7 @@ import { ConfigError, loadConfig, type Config } from './config';
 import { PluginLoadError } from './connectors/pluginLoader';
 import { DatabaseWaitError, StartAborted } from './database/waitForDatabase';
 import { createLogger, type Logger } from './logger';
+import { StartRefusedError } from './startRefused';
 import { startTracing, type Tracing } from './tracing';
 
 const REPEAT_WINDOW_MS = 1000;
@@ -27,7 +28,7 @@ const REPEAT_WINDOW_MS = 1000;
 function startFailed(logger: Logger, error: unknown): void {
   if (error instanceof ConfigError) {
     logger.fatal({ code: error.code, variable: error.variable }, `sluice: configuration error: ${error.message}`);
-  } else if (error instanceof PluginLoadError || error instanceof DatabaseWaitError) {
+  } else if (error instanceof PluginLoadError || error instanceof DatabaseWaitError || error instanceof StartRefusedError) {
     // The operator's to fix: the message says what; a stack would only hide it.
     logger.fatal({ code: (error as { code?: string }).code ?? error.name }, `sluice: failed to start: ${error.message}`);
   } else {

@@ -9,16 +9,20 @@ import { buildSchema, parse, validate, type GraphQLObjectType } from 'graphql';
 import { buildSluiceSchema } from '../../src/schema';
 import { createHttpConnection } from '../support/flows';
 import { codeOf, startTestSluice, type TestSluice } from '../support/sluice';
+import { pendingRootFields } from '../schema/pendingContract';
 
 /** The repository's copy of the contract (contract/; `npm run contract:check` compares it with ../shared/contract). */
 const CONTRACT = path.join(__dirname, '..', '..', 'contract', 'schema.graphql');
 const APP = 'http://127.0.0.1:9';
 
-/** The root fields of one operation type in the contract. */
+/** The root fields of one operation type in the contract, but those not served yet (pendingContract.ts). */
 function contractFields(type: 'Query' | 'Mutation'): string[] {
   const schema = buildSchema(fs.readFileSync(CONTRACT, 'utf8'));
   const root = schema.getType(type) as GraphQLObjectType;
-  return Object.keys(root.getFields()).sort();
+  const pending = new Set(pendingRootFields(type));
+  return Object.keys(root.getFields())
+    .filter((name) => !pending.has(name))
+    .sort();
 }
 
 interface Fixture {

@@ -1,0 +1,40 @@
+/**
+ * The contract's parts not served yet, each with the issue that brings it.
+ * contract.test.ts fails on any other difference, and on a listed part that
+ * is served (take it off the list): the list only shrinks. roles.test.ts
+ * leaves the listed root fields out of its every-operation check.
+ */
+export const PENDING: { description: string; issue: string }[] = [
+  { description: 'Query.connections arg after was removed.', issue: '#16' },
+  { description: 'Query.connections arg first was removed.', issue: '#16' },
+  { description: 'Query.flows arg after was removed.', issue: '#16' },
+  { description: 'Query.flows arg first was removed.', issue: '#16' },
+  { description: 'Connection.nextProbeAt was removed.', issue: '#19' },
+  { description: 'Connection.state was removed.', issue: '#19' },
+  { description: 'Connection.stateChangedAt was removed.', issue: '#19' },
+  { description: 'Connection.stateReason was removed.', issue: '#19' },
+  { description: 'ConnectionState was removed.', issue: '#19' },
+  { description: 'Mutation.pauseConnection was removed.', issue: '#19' },
+  { description: 'Mutation.resumeConnection was removed.', issue: '#19' },
+  { description: 'QueueStats.state was removed.', issue: '#19' },
+  { description: 'Flow.openErrorCount was removed.', issue: '#20' },
+  { description: 'Job.errors arg state was removed.', issue: '#20' },
+  { description: 'Job.openErrorCount was removed.', issue: '#20' },
+  { description: 'JobError.attempts was removed.', issue: '#20' },
+  { description: 'JobError.closedAt was removed.', issue: '#20' },
+  { description: 'JobError.closedBy was removed.', issue: '#20' },
+  { description: 'JobError.job was removed.', issue: '#20' },
+  { description: 'JobError.retryOf was removed.', issue: '#20' },
+  { description: 'JobError.state was removed.', issue: '#20' },
+  { description: 'JobErrorFilter was removed.', issue: '#20' },
+  { description: 'JobErrorState was removed.', issue: '#20' },
+  { description: 'Mutation.resolveJobErrors was removed.', issue: '#20' },
+  { description: 'Mutation.retryJobErrors was removed.', issue: '#20' },
+  { description: 'Query.jobErrors was removed.', issue: '#20' },
+];
+
+/** The root fields of `type` that PENDING says are not served yet. */
+export function pendingRootFields(type: 'Query' | 'Mutation'): string[] {
+  const removed = new RegExp(`^${type}\\.(\\w+) was removed\\.$`);
+  return PENDING.flatMap((p) => removed.exec(p.description)?.[1] ?? []);
+}
