@@ -7,6 +7,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")/../.." && pwd)"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
+chmod 755 "$tmp"  # as root the embedded PostgreSQL runs as the postgres user, which must reach the clone's binaries
 git clone --quiet --no-hardlinks "$here" "$tmp/sluice"
 cd "$tmp/sluice"
 test ! -e ../shared
