@@ -50,18 +50,22 @@ export class OperatorLog {
 
   /**
    * After a commit of `outcomes` that finished `finishedJobs`. `steps` gives
-   * a job's plan (already in memory: the call that failed loaded it).
+   * a job's plan (in memory: the call that failed loaded it); it is asked
+   * before this returns the first time, so the caller may forget the plans
+   * of finished jobs right after calling.
    */
   async committed(outcomes: Outcome[], finishedJobs: string[], steps: (jobId: string) => Promise<PlannedStep[]>): Promise<void> {
     const failures = outcomes.filter((o): o is Extract<Outcome, { kind: 'done' }> => o.kind === 'done' && o.errors.length > 0);
     if (failures.length === 0 && finishedJobs.length === 0) return;
+    // The plans now, before the caller forgets those of finished jobs.
+    const plans = new Map(failures.map((o) => [o.message.jobId, steps(o.message.jobId)]));
     const jobIds = [...new Set([...failures.map((o) => o.message.jobId), ...finishedJobs])];
     const connectionIds = [...new Set(failures.map((o) => o.message.connectionId))];
     const [jobs, names] = await Promise.all([
       orEmpty(jobSummaries(this.db, jobIds), this.logger, 'jobs'),
       orEmpty(connectionNames(this.db, connectionIds), this.logger, 'connection names'),
     ]);
-    for (const outcome of failures) await this.failed(outcome, jobs.get(outcome.message.jobId), names, steps);
+    for (const outcome of failures) await this.failed(outcome, jobs.get(outcome.message.jobId), names, plans.get(outcome.message.jobId));
     for (const id of finishedJobs) this.finished(id, jobs.get(id));
   }
 
@@ -69,10 +73,10 @@ export class OperatorLog {
     outcome: Extract<Outcome, { kind: 'done' }>,
     job: JobSummary | undefined,
     names: Map<string, string>,
-    steps: (jobId: string) => Promise<PlannedStep[]>,
+    steps: Promise<PlannedStep[]> | undefined,
   ): Promise<void> {
     const { message } = outcome;
-    const plan = await steps(message.jobId).catch(() => [] as PlannedStep[]);
+    const plan = (await steps?.catch(() => undefined)) ?? [];
     for (const error of outcome.errors) {
       const step = plan.find((s) => s.id === error.stepId);
       const source = outcome.delta.sourceFailed;
