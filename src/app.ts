@@ -1,6 +1,11 @@
 /**
- * A running Sluice: database → services → HTTP server. `main.ts` starts one
- * from the environment; tests start one per file against their own database.
+ * A running Sluice: port → database → services → HTTP server. `main.ts`
+ * starts one from the environment; tests start one per file against their
+ * own database.
+ *
+ * The port opens first (http/probes.ts): /livez, /healthz (503: starting)
+ * and /metrics answer while the database is waited for and migrated, and
+ * /graphql says 503 until the API is ready. It closes last.
  */
 import type { DataSource } from 'typeorm';
 import { CredentialCipher, loadCredentialsKey } from './auth/credentialCipher';
@@ -14,11 +19,13 @@ import { ConnectorRegistry } from './connectors/registry';
 import { loadPlugins } from './connectors/pluginLoader';
 import type { Connector } from './connectors/sdk';
 import { openDatabase, type Database } from './database/database';
+import { DatabaseHealth } from './database/databaseHealth';
+import { openPort, type OpenPort } from './http/probes';
 import { openWholePool } from './database/openWholePool';
 import { startHttpServer, type RunningHttpServer } from './http/server';
 import { RequestsInProgress } from './http/requestsInProgress';
 import type { Logger } from './logger';
-import { createMetrics } from './metrics';
+import { createMetrics, type Metrics } from './metrics';
 import { LiveUpdates } from './schema/live/liveUpdates';
 import { QueueEngine } from './engine/engine';
 import { createEngineMetrics } from './engine/engineMetrics';
@@ -39,7 +46,31 @@ export interface RunningSluice {
   close(): Promise<void>;
 }
 
-export async function startSluice(config: Config, logger: Logger): Promise<RunningSluice> {
+export interface StartOptions {
+  /** Aborted: a start still waiting for its database gives up (StartAborted) instead of waiting on. */
+  signal?: AbortSignal;
+}
+
+export async function startSluice(config: Config, logger: Logger, options: StartOptions = {}): Promise<RunningSluice> {
+  const health = new DatabaseHealth();
+  const metrics = createMetrics(() => health.answers());
+  const port = await openPort({ host: config.host, port: config.port, logger, metrics, serveApi: config.role !== 'worker' });
+  try {
+    return await startOnPort(config, logger, options, port, metrics, health);
+  } catch (error) {
+    await port.close();
+    throw error;
+  }
+}
+
+async function startOnPort(
+  config: Config,
+  logger: Logger,
+  options: StartOptions,
+  port: OpenPort,
+  metrics: Metrics,
+  health: DatabaseHealth,
+): Promise<RunningSluice> {
   const key = loadCredentialsKey(config.credentialsKey);
   // Before any connector can make a call: every socket checks this policy.
   installOutboundPolicy(config.outbound);
@@ -48,7 +79,8 @@ export async function startSluice(config: Config, logger: Logger): Promise<Runni
   for (const plugin of await loadPlugins(config.connectorPlugins, connectors)) {
     logger.info({ type: plugin.type, version: plugin.version }, 'connector plugin loaded');
   }
-  const database: Database = await openDatabase(config.database, logger);
+  const database: Database = await openDatabase(config.database, logger, { waitMs: config.databaseWaitMs, signal: options.signal });
+  health.watch(() => database.dataSource.query('SELECT 1'));
   const cipher = new CredentialCipher(key, (connectionId, reason) =>
     logger.error({ connectionId, reason }, `the stored credentials of connection ${connectionId} cannot be decrypted with CREDENTIALS_KEY (CREDENTIALS_UNREADABLE)`),
   );
@@ -86,7 +118,6 @@ export async function startSluice(config: Config, logger: Logger): Promise<Runni
       logger.warn('BOOTSTRAP_ADMIN_TOKEN names a revoked token: it stays revoked and does not authenticate; set another secret (or unset it)');
     }
     const schema = await buildSluiceSchema();
-    const metrics = createMetrics();
     if (config.role !== 'api') {
       const running: QueueEngine = new QueueEngine({
         databaseUrl: database.url,
@@ -113,29 +144,18 @@ export async function startSluice(config: Config, logger: Logger): Promise<Runni
     const sharing = config.role === 'all' ? engine : null;
     const graphqlInProgress = sharing ? new RequestsInProgress() : undefined;
     if (sharing && graphqlInProgress) sharing.watchApiRequests(graphqlInProgress);
-    http = await startHttpServer(
-      {
-        schema,
-        services,
-        logger,
-        metrics,
-        serveApi: config.role !== 'worker',
-        connectionInitTimeoutMs: config.connectionInitTimeoutMs,
-        onGraphqlServed: sharing ? (ms) => sharing.apiRequestServed(ms) : undefined,
-        graphqlInProgress,
-        isHealthy: async () => {
-          if (closing || !database.dataSource.isInitialized) return false;
-          try {
-            await database.dataSource.query('SELECT 1');
-            return true;
-          } catch {
-            return false;
-          }
-        },
-      },
-      config.host,
-      config.port,
-    );
+    http = await startHttpServer({
+      port,
+      schema,
+      services,
+      logger,
+      metrics,
+      serveApi: config.role !== 'worker',
+      connectionInitTimeoutMs: config.connectionInitTimeoutMs,
+      onGraphqlServed: sharing ? (ms) => sharing.apiRequestServed(ms) : undefined,
+      graphqlInProgress,
+      isHealthy: async () => !closing && (await health.answers()),
+    });
     const server = http;
     return {
       url: server.url,
@@ -144,13 +164,16 @@ export async function startSluice(config: Config, logger: Logger): Promise<Runni
       dataSource: database.dataSource,
       async close() {
         closing = true;
+        port.drain();
         // Drain first: running calls finish (or are released) while the database is still up.
         await engine?.stop(config.shutdownGraceMs);
         await server.close();
         await live?.stop();
         await stopFolding();
         await stopRetention();
+        health.close();
         await database.close();
+        await port.close();
       },
     };
   } catch (error) {
@@ -159,6 +182,7 @@ export async function startSluice(config: Config, logger: Logger): Promise<Runni
     await live?.stop().catch(() => undefined);
     await stopFolding();
     await stopRetention();
+    health.close();
     await database.close();
     throw error;
   }

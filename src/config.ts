@@ -49,7 +49,11 @@ export interface Config {
   bootstrapAdminToken: string | null;
   maxConcurrencyLevel: number;
   connectorPlugins: string[];
-  logLevel: string;
+  logLevel: LogLevel;
+  /** How long a start waits for an unreachable DATABASE_URL (a logged backoff) before it gives up. */
+  databaseWaitMs: number;
+  /** Where traces go (OTLP over HTTP); null: tracing is off. */
+  otlpTracesEndpoint: string | null;
   /** How long a shutdown waits for running calls before releasing them. */
   shutdownGraceMs: number;
   /** How long a claimed message is this process's without a heartbeat; a crashed process's messages rerun after it. */
@@ -63,8 +67,45 @@ export interface Config {
   jobErrorRetentionDays: number;
 }
 
+/** pino's levels; `silent` logs nothing. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
+  readonly code = 'CONFIG_ERROR';
+  /** The environment variable at fault. */
+  readonly variable: string;
+
+  constructor(message: string) {
+    super(message);
+    this.variable = /^[A-Z][A-Z0-9_]+/.exec(message)?.[0] ?? 'unknown';
+  }
+}
+
+function logLevel(raw: string | undefined): LogLevel {
+  if (raw === undefined || raw === '') return 'info';
+  const level = LOG_LEVELS.find((l) => l === raw.toLowerCase());
+  if (!level) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${raw}"`);
+  return level;
+}
+
+/**
+ * OpenTelemetry's own variables: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is the
+ * traces URL as it is; OTEL_EXPORTER_OTLP_ENDPOINT is a base to which
+ * /v1/traces is added (the OTLP exporter's specification).
+ */
+function otlpTracesEndpoint(env: Env): string | null {
+  const traces = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  const [name, raw, url] = traces
+    ? ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', traces, traces]
+    : base
+      ? ['OTEL_EXPORTER_OTLP_ENDPOINT', base, `${base.replace(/\/+$/, '')}/v1/traces`]
+      : [null, null, null];
+  if (name === null) return null;
+  if (!/^https?:\/\//.test(raw)) throw new ConfigError(`${name} must be an http:// or https:// URL, got "${raw}"`);
+  return url;
 }
 
 type Env = Record<string, string | undefined>;
@@ -160,7 +201,10 @@ export function loadConfig(env: Env = process.env): Config {
       .split(',')
       .map((s) => s.trim())
       .filter((s) => s.length > 0),
-    logLevel: env.LOG_LEVEL || 'info',
+    logLevel: logLevel(env.LOG_LEVEL),
+    // A few minutes: long enough for a database started beside Sluice (compose, a pod's sidecar) to come up.
+    databaseWaitMs: integer(env, 'DATABASE_WAIT_MS', 300000, 0, 86400000),
+    otlpTracesEndpoint: otlpTracesEndpoint(env),
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 30000, 0, 3600000),
     messageLeaseMs: integer(env, 'MESSAGE_LEASE_MS', 30000, 1000, 600000),
     // 200, not more: the calls in flight when an API load begins are what the

@@ -1,5 +1,14 @@
-/** Prometheus metrics of this process, served at GET /metrics. */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+/**
+ * Prometheus metrics of this process, served at GET /metrics (probes.ts),
+ * also while the database is away. The engine adds its own (engine/engineMetrics.ts).
+ *
+ * Every label has a bounded set of values (README, "Metrics"): routes are
+ * the four served paths or `other`, statuses HTTP codes, types and outcomes
+ * a handful of words; the engine's `queue_owner` is a connection id, so its
+ * series are at most one per connection that owns a queue.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { BUILD_INFO } from './buildInfo';
 
 export interface Metrics {
   registry: Registry;
@@ -8,9 +17,31 @@ export interface Metrics {
   graphqlOperations: Counter<'type' | 'outcome'>;
 }
 
-export function createMetrics(): Metrics {
+/**
+ * prom-client's default metrics that are gauges named like counters
+ * (promtool: "non-counter metrics should not have _total suffix"); the same
+ * numbers are in `sluice_nodejs_active_handles`, `_requests`, `_resources` by type.
+ */
+const MISNAMED_DEFAULT_METRICS = ['sluice_nodejs_active_handles_total', 'sluice_nodejs_active_requests_total', 'sluice_nodejs_active_resources_total'];
+
+export function createMetrics(databaseAnswers: () => Promise<boolean> = async () => false): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'sluice_' });
+  for (const name of MISNAMED_DEFAULT_METRICS) registry.removeSingleMetric(name);
+  new Gauge({
+    name: 'sluice_build_info',
+    help: 'Always 1; the labels say which Sluice version runs on which Node.js',
+    labelNames: ['version', 'nodejs_version'] as const,
+    registers: [registry],
+  }).set({ version: BUILD_INFO.version, nodejs_version: BUILD_INFO.nodeVersion }, 1);
+  new Gauge({
+    name: 'sluice_database_up',
+    help: 'Whether the database answered a SELECT 1 within 2 s at this scrape (1) or not (0, also while a start waits for it)',
+    registers: [registry],
+    async collect() {
+      this.set((await databaseAnswers()) ? 1 : 0);
+    },
+  });
   return {
     registry,
     httpRequests: new Counter({

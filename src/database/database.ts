@@ -10,6 +10,15 @@ import { createDataSource } from '../../ormconfig';
 import type { DatabaseSource } from '../config';
 import type { Logger } from '../logger';
 import { EmbeddedPostgres } from './embeddedPostgres';
+import { waitForDatabase } from './waitForDatabase';
+
+export interface OpenOptions {
+  poolSize?: number;
+  /** How long to wait for a DATABASE_URL that does not answer yet (waitForDatabase.ts). */
+  waitMs?: number;
+  /** Calls the wait off (a signal while starting). */
+  signal?: AbortSignal;
+}
 
 export interface Database {
   url: string;
@@ -51,11 +60,13 @@ export async function migrate(dataSource: DataSource, url: string, logger: Logge
   }
 }
 
-export async function openDatabase(source: DatabaseSource, logger: Logger, poolSize = 20): Promise<Database> {
+export async function openDatabase(source: DatabaseSource, logger: Logger, options: OpenOptions = {}): Promise<Database> {
+  const poolSize = options.poolSize ?? 20;
   let embedded: EmbeddedPostgres | null = null;
   let url: string;
   if (source.kind === 'url') {
     url = source.url;
+    await waitForDatabase(url, { waitMs: options.waitMs ?? 0, logger, signal: options.signal });
   } else {
     embedded = new EmbeddedPostgres({
       clusterDir: path.join(source.dataDir, 'pg'),

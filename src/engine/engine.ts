@@ -37,6 +37,7 @@ import { RecentCancels } from './recentCancels';
 import { queuedPerOwner } from './sql/queueTally';
 import { recordRateLimits, type RateLimitSample } from './sql/recordRateLimits';
 import { SuccessReports } from './successReports';
+import { OperatorLog } from './operatorLog';
 import type { Outcome, RateLimitedCall } from './outcome';
 import type { ClaimedMessage } from './message';
 
@@ -91,6 +92,9 @@ export class QueueEngine {
   /** Rate limits per queue owner waiting for the recording in flight to end (recordRateLimit). */
   private readonly unrecordedRateLimits = new Map<string, { calls: RateLimitedCall[]; recorded: (() => void)[] }>();
   private readonly recordingRateLimits = new Set<string>();
+  private readonly operatorLog: OperatorLog;
+  /** Log lines still reading names: written before the pool closes. */
+  private readonly logging = new Set<Promise<void>>();
 
   constructor(private readonly options: EngineOptions) {
     this.pool = new Pool({
@@ -115,8 +119,10 @@ export class QueueEngine {
       if (pid !== null) this.ownBackends.add(pid);
     });
     this.plans = new JobPlans(this.pool, options.cipher);
+    this.operatorLog = new OperatorLog(this.pool, options.logger, options.metrics);
     this.completions = new CompletionBatch(this.pool, options.logger, (result, outcomes) => {
       for (const o of outcomes) options.metrics.record(o);
+      this.log(this.operatorLog.committed(outcomes, result.finishedJobs, (jobId) => this.plans.plan(jobId)));
       // Their slots count until their dispatchers drop them, after this.
       this.wakeHeldSoon();
       for (const jobId of result.finishedJobs) this.plans.forget(jobId);
@@ -302,7 +308,7 @@ export class QueueEngine {
         this.successReports.recorded(owner, successesBeforeChange);
         if (change) {
           this.options.metrics.levelChanged(owner, change.reason);
-          this.options.logger.info({ queueOwnerId: owner, ...change }, `level in use ${change.from} → ${change.to} (${change.reason})`);
+          this.log(this.operatorLog.levelChanged(owner, change));
           this.dispatchers.get(owner)?.wake();
         }
       } catch (error) {
@@ -316,6 +322,13 @@ export class QueueEngine {
     // queue's other slots may start calls into the same limit. It does not
     // queue behind success reports (the row lock keeps the two apart).
     return run();
+  }
+
+  /** Keeps a log line that is still reading names until it is written (stop waits for it). */
+  private log(line: Promise<void>): void {
+    const tracked = line.catch((error: unknown) => this.options.logger.warn({ err: error }, 'writing a log line failed'));
+    this.logging.add(tracked);
+    void tracked.finally(() => this.logging.delete(tracked));
   }
 
   /**
@@ -432,6 +445,7 @@ export class QueueEngine {
     this.timers = [];
     if (this.successReportTimer) clearTimeout(this.successReportTimer);
     await this.levelAdjustments;
+    await Promise.all([...this.logging]);
     await this.notifications.stop();
     await this.pool.end();
     this.phase = 'stopped';

@@ -1,4 +1,8 @@
-/** The engine's Prometheus metrics, per queue owner. */
+/**
+ * The engine's Prometheus metrics: per queue owner (a connection id: one
+ * series per connection that owns a queue), plus jobs by final status and
+ * records by outcome (a few fixed values each).
+ */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { ClaimedMessage } from './message';
 import type { Outcome } from './outcome';
@@ -7,6 +11,19 @@ export interface EngineMetrics {
   started(message: ClaimedMessage): void;
   record(outcome: Outcome): void;
   levelChanged(queueOwnerId: string, reason: string): void;
+  jobFinished(status: FinalJobStatus): void;
+}
+
+/** How a job this engine finished ended (a cancel ends a job in the API, not here). */
+export type FinalJobStatus = 'COMPLETED' | 'FAILED';
+
+/** How long a scrape waits for the queue sizes before it shows the last reading (the database may be away). */
+const QUEUED_READ_TIMEOUT_MS = 1000;
+
+function within<T>(read: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)));
+  return Promise.race([read, late]).finally(() => clearTimeout(timer));
 }
 
 export function createEngineMetrics(
@@ -43,15 +60,33 @@ export function createEngineMetrics(
     labelNames: ['queue_owner', 'reason'] as const,
     registers: [registry],
   });
+  let lastQueued = new Map<string, number>();
   new Gauge({
     name: 'sluice_messages_queued',
-    help: 'Messages waiting in each queue (all processes), read at scrape time',
+    help: 'Messages waiting in each queue (all processes), read at scrape time; the last reading while the database does not answer',
     labelNames,
     registers: [registry],
     async collect() {
+      try {
+        lastQueued = await within(queued(), QUEUED_READ_TIMEOUT_MS);
+      } catch {
+        // The database is away: /metrics still answers, with what was last read (sluice_database_up says why).
+      }
       this.reset();
-      for (const [owner, n] of await queued()) this.set({ queue_owner: owner }, n);
+      for (const [owner, n] of lastQueued) this.set({ queue_owner: owner }, n);
     },
+  });
+  const jobsFinished = new Counter({
+    name: 'sluice_jobs_finished_total',
+    help: 'Jobs this process finished, by final status (COMPLETED, FAILED)',
+    labelNames: ['status'] as const,
+    registers: [registry],
+  });
+  const records = new Counter({
+    name: 'sluice_records_total',
+    help: 'Records by outcome: exported (read from a source), succeeded (through every step), failed (kept as a JobError)',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
   });
   new Gauge({
     name: 'sluice_engine_api_share_budget',
@@ -63,6 +98,9 @@ export function createEngineMetrics(
   });
   const startedAt = new Map<string, number>();
   return {
+    jobFinished(status) {
+      jobsFinished.inc({ status });
+    },
     levelChanged(queueOwnerId, reason) {
       levelChanges.inc({ queue_owner: queueOwnerId, reason });
     },
@@ -76,7 +114,13 @@ export function createEngineMetrics(
       startedAt.delete(outcome.message.id);
       if (began !== undefined) duration.observe({ queue_owner: owner }, (performance.now() - began) / 1000);
       if (outcome.kind === 'retry') retried.inc({ queue_owner: owner, reason: outcome.refund ? 'rate_limited' : 'error' });
-      else if (outcome.kind === 'done') (outcome.errors.length > 0 || outcome.delta.sourceFailed ? failed : succeeded).inc({ queue_owner: owner });
+      else if (outcome.kind === 'done') {
+        (outcome.errors.length > 0 || outcome.delta.sourceFailed ? failed : succeeded).inc({ queue_owner: owner });
+        const { delta } = outcome;
+        if (delta.exported > 0) records.inc({ outcome: 'exported' }, delta.exported);
+        if (delta.succeeded > 0) records.inc({ outcome: 'succeeded' }, delta.succeeded);
+        if (delta.failed > 0) records.inc({ outcome: 'failed' }, delta.failed);
+      }
     },
   };
 }

@@ -16,6 +16,7 @@ import { backoffMs, type RetryPolicy } from './retryPolicy';
 import { routeRecords } from './routeRecords';
 import { FIRST_BACKOFF_MS } from './limit/recovery';
 import type { PlannedStep } from './sql/loadJobPlan';
+import { callSpan } from './callSpan';
 
 export interface RunDeps {
   plans: JobPlans;
@@ -173,8 +174,8 @@ export async function runMessage(deps: RunDeps, message: ClaimedMessage, control
     // Canceled while the plan loaded, or before this call started (engine.ts
     // remembers recent cancels): no request may leave for a canceled job.
     if (signal.aborted) throw signal.reason;
-    const result = await withDeadline(call(deps, message, currentStep, ctx, connection.connectorType), timeoutMs, () =>
-      controller.abort('timeout'),
+    const result = await callSpan(message, currentStep, connection.connectorType, () =>
+      withDeadline(call(deps, message, currentStep, ctx, connection.connectorType), timeoutMs, () => controller.abort('timeout')),
     );
     const routed = routeRecords(plan, currentStep, message.jobId, result.records);
     // A retried page's records are first attempts; a retried record's go on as its retry.

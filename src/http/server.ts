@@ -1,10 +1,11 @@
 /**
  * One Node HTTP server for everything: GraphQL over HTTP (POST and GET
  * /graphql, Apollo Server), GraphQL over WebSocket on the same path
- * (graphql-ws, graphql-transport-ws), GET /healthz and GET /metrics.
+ * (graphql-ws, graphql-transport-ws). It never listens itself: the port
+ * (probes.ts) is opened before the database and answers /livez, /healthz and
+ * /metrics; it hands this server every other request once it is ready.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { ApolloServer, HeaderMap, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
 import {
   ApolloServerPluginCacheControlDisabled,
@@ -25,6 +26,8 @@ import { viewerFor } from './authenticate';
 import { credentialEchoPlugin, withoutCredentialEchoes } from './credentialEchoes';
 import { requestSizeRule } from './requestLimits';
 import type { RequestsInProgress } from './requestsInProgress';
+import type { OpenPort } from './probes';
+import { AccessLog } from './accessLog';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 const MAX_WS_PAYLOAD_BYTES = 256 * 1024;
@@ -37,9 +40,11 @@ export interface HttpServerOptions {
   services: Services;
   logger: Logger;
   metrics: Metrics;
+  /** The port opened at start (probes.ts): it hands this server its requests. */
+  port: OpenPort;
   /** Whether this process is ready: the database answers and migrations ran. */
   isHealthy: () => Promise<boolean>;
-  /** false for ROLE=worker: only /healthz and /metrics are served. */
+  /** false for ROLE=worker: only the probes and /metrics are served. */
   serveApi: boolean;
   /** A socket that never sends connection_init is closed (4408) after this. */
   connectionInitTimeoutMs: number;
@@ -149,8 +154,9 @@ function routeOf(path: string): string {
   return path === '/graphql' || path === '/healthz' || path === '/metrics' ? path : 'other';
 }
 
-export async function startHttpServer(options: HttpServerOptions, host: string, port: number): Promise<RunningHttpServer> {
+export async function startHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
   const { schema, services, logger, metrics } = options;
+  const accessLog = new AccessLog(logger);
   const contextFor = async (authorization: unknown): Promise<RequestContext> => ({
     viewer: await viewerFor(services.tokens, authorization),
     services,
@@ -166,7 +172,7 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
     // Shutdown is main.ts's job (drain first); Apollo would otherwise re-raise the signal itself.
     stopOnTerminationSignals: false,
     validationRules: [requestSizeRule],
-    plugins: [requireViewer, metricsPlugin(metrics), credentialEchoPlugin, noStore, ...UNUSED_APOLLO_FEATURES],
+    plugins: [accessLog.plugin(), requireViewer, metricsPlugin(metrics), credentialEchoPlugin, noStore, ...UNUSED_APOLLO_FEATURES],
     includeStacktraceInErrorResponses: false,
     // An unexpected error is the server's, not the client's: log it whole,
     // answer without PostgreSQL's wording (constraint names, values).
@@ -205,7 +211,7 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
     }
     const result = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: (req.method ?? 'GET').toUpperCase(), headers, search: url.search, body },
-      context: () => contextFor(req.headers.authorization),
+      context: () => accessLog.bind(req, contextFor(req.headers.authorization)),
     });
     const responseHeaders: Record<string, string> = {};
     for (const [key, value] of result.headers) responseHeaders[key] = value;
@@ -230,15 +236,13 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       metrics.httpRequests.inc({ route, method: req.method ?? 'GET', status: String(res.statusCode) });
       metrics.httpDuration.observe({ route, method: req.method ?? 'GET' }, seconds);
-      if (route === '/graphql' && options.serveApi) options.onGraphqlServed?.(seconds * 1000);
+      if (route === '/graphql' && options.serveApi) {
+        options.onGraphqlServed?.(seconds * 1000);
+        accessLog.finished(req, res.statusCode, seconds * 1000);
+      }
     });
     const handle = async (): Promise<void> => {
-      if (url.pathname === '/healthz' && req.method === 'GET') {
-        const healthy = await options.isHealthy();
-        send(res, healthy ? 200 : 503, JSON.stringify({ status: healthy ? 'ok' : 'unavailable' }));
-      } else if (url.pathname === '/metrics' && req.method === 'GET') {
-        send(res, 200, await metrics.registry.metrics(), metrics.registry.contentType);
-      } else if (url.pathname === '/graphql' && options.serveApi) {
+      if (url.pathname === '/graphql' && options.serveApi) {
         if (req.method !== 'GET' && req.method !== 'POST') {
           res.setHeader('allow', 'GET, POST');
           send(res, 405, JSON.stringify({ errors: [{ message: 'use GET or POST on /graphql' }] }));
@@ -318,18 +322,13 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
     );
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  const address = server.address() as AddressInfo;
-  const hostForUrl = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  logger.info({ host: address.address, port: address.port, api: options.serveApi }, 'listening');
+  options.port.serve(server, options.isHealthy);
 
   return {
-    url: `http://${hostForUrl}:${address.port}`,
-    port: address.port,
+    url: options.port.url,
+    port: options.port.port,
     async close() {
+      options.port.stopServing();
       await wsCleanup?.dispose();
       wss?.close();
       await new Promise<void>((resolve) => {

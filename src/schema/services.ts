@@ -46,7 +46,7 @@ export function createServices(options: {
     connections: new ConnectionService(db, connectors, cipher, maxConcurrencyLevel, logger),
     queueStats: new QueueStatsReader(poolOf(db)),
     flows: new FlowService(db, connectors),
-    jobs: new JobService(db),
+    jobs: new JobService(db, logger),
     jobErrors: new JobErrorService(poolOf(db), logger.child({ component: 'jobErrors' })),
     tokens: new TokenService(db),
     live,

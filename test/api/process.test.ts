@@ -213,7 +213,7 @@ describe('the embedded default, when the server cannot start', () => {
   afterAll(() => data.remove());
 
   it(
-    'exits non-zero and leaves no PostgreSQL running when its port is taken',
+    'exits non-zero, before it starts PostgreSQL, when its port is taken',
     async () => {
       const blocker = await startFakeApi();
       try {
@@ -223,7 +223,9 @@ describe('the embedded default, when the server cannot start', () => {
         expect(exit.code).not.toBe(0);
         expect(exit.code).not.toBeNull();
         expect(p.output()).toMatch(/EADDRINUSE/);
-        expect(fs.existsSync(path.join(data.dir, 'pg', 'PG_VERSION'))).toBe(true); // it did get as far as PostgreSQL
+        // The port is the first thing a start takes (src/http/probes.ts): no PostgreSQL was started for nothing.
+        expect(fs.existsSync(path.join(data.dir, 'pg', 'PG_VERSION'))).toBe(false);
+        expect(p.output()).toContain('"level":60');
         expect(processesNaming(path.join(data.dir, 'pg'))).toEqual([]);
       } finally {
         await blocker.close();

@@ -12,7 +12,8 @@ import { createHttpConnection } from '../support/flows';
 import { codeOf, startTestSluice, type TestSluice } from '../support/sluice';
 import { pendingRootFields } from '../schema/pendingContract';
 
-const CONTRACT = path.join(__dirname, '..', '..', '..', 'shared', 'contract', 'schema.graphql');
+/** The repository's copy of the contract (contract/; `npm run contract:check` compares it with ../shared/contract). */
+const CONTRACT = path.join(__dirname, '..', '..', 'contract', 'schema.graphql');
 const APP = 'http://127.0.0.1:9';
 
 /** The root fields of one operation type in the contract, but those not served yet (pendingContract.ts). */

@@ -106,6 +106,16 @@ describe('CONNECTOR_PLUGINS at start', () => {
     ['broken-shape.mjs', /connector plugin ".*broken-shape.mjs": .*steps.UPSERT is not a step kind.*steps.IMPORT.importRecords must be a function/],
     ['duplicate-http.cjs', /its type "http" is already installed/],
   ])('refuses to start with %s, saying why', async (name, message) => {
-    await expect(startSluiceProcess(s, { ROLE: 'all', CONNECTOR_PLUGINS: fixture(name) })).rejects.toThrow(message);
+    const output = await startSluiceProcess(s, { ROLE: 'all', CONNECTOR_PLUGINS: fixture(name) }).then(
+      () => 'it started',
+      (error: Error) => error.message,
+    );
+    // The reason is the start's one fatal JSON line (src/main.ts).
+    const fatal = output
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { level: number; msg: string })
+      .find((line) => line.level === 60);
+    expect(fatal?.msg).toMatch(message);
   }, 30000);
 });

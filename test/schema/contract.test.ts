@@ -5,7 +5,8 @@ import { buildSluiceSchema } from '../../src/schema';
 import { SCHEMA_FILE, SCHEMA_HEADER } from '../../scripts/print-schema';
 import { PENDING } from './pendingContract';
 
-const CONTRACT = path.join(__dirname, '..', '..', '..', 'shared', 'contract', 'schema.graphql');
+/** The repository's copy of the contract (contract/; `npm run contract:check` compares it with ../shared/contract). */
+const CONTRACT = path.join(__dirname, '..', '..', 'contract', 'schema.graphql');
 
 
 describe('the served schema', () => {

@@ -25,13 +25,13 @@ export class JobResolver {
   @Authorized('MANAGE')
   @Mutation(() => Job, { description: "Starts a job; its messages join the connections' queues behind those already there." })
   async runFlow(@Arg('flowId', () => ID) flowId: string, @Ctx() ctx: RequestContext): Promise<Job> {
-    return Job.from(await ctx.services.jobs.run(flowId));
+    return Job.from(await ctx.services.jobs.run(flowId, ctx.viewer?.tokenName ?? null));
   }
 
   @Authorized('MANAGE')
   @Mutation(() => Job, { description: 'Cancels a queued or running job: its queued messages are dropped, running ones aborted.' })
   async cancelJob(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<Job> {
-    return Job.from(await ctx.services.jobs.cancel(id));
+    return Job.from(await ctx.services.jobs.cancel(id, ctx.viewer?.tokenName ?? null));
   }
 
   @FieldResolver(() => Flow)

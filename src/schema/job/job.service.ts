@@ -13,6 +13,7 @@ import { typeormQueryable } from '../../database/typeormQueryable';
 import { poolOf } from '../../database/pool';
 import { jobColumns } from '../../database/entityColumns';
 import type { Queryable } from '../../engine/sql/queryable';
+import type { Logger } from '../../logger';
 
 /** The most rows one list field returns: a bound on what one request can ask for. */
 export const MAX_PAGE = 500;
@@ -27,7 +28,11 @@ export class JobService {
   /** Plain SQL for the reads (database/pool.ts). */
   private readonly sql: Queryable;
 
-  constructor(private readonly db: DataSource) {
+  constructor(
+    private readonly db: DataSource,
+    /** Where a job's start and cancel are logged (its end is the engine's: engine/operatorLog.ts). */
+    private readonly logger?: Logger,
+  ) {
     this.sql = poolOf(db);
   }
 
@@ -58,12 +63,14 @@ export class JobService {
   }
 
   /** A QUEUED job with its source step's first request enqueued in the same transaction; a claim makes it RUNNING. */
-  async run(flowId: string): Promise<JobRow> {
-    return this.db.transaction(async (tx) => {
+  async run(flowId: string, by: string | null = null): Promise<JobRow> {
+    let flowName = '';
+    const started = await this.db.transaction(async (tx) => {
       // FOR UPDATE serializes with step edits, which refuse while a job is active.
       const flow = await findOrNotFound(tx, FlowRow, 'flow', flowId, 'pessimistic_write');
       const source = await tx.findOne(StepRow, { where: { flowId: flow.id, position: 0 } });
       if (!source) throw badUserInput(`flow "${flow.name}" has no steps to run`);
+      flowName = flow.name;
       const job = tx.create(JobRow, {
         id: randomUUID(),
         flowId: flow.id,
@@ -83,14 +90,29 @@ export class JobService {
       ]);
       return job;
     });
+    this.logger?.info({ jobId: started.id, flowId: started.flowId, flowName, status: started.status, tokenName: by }, 'job started');
+    return started;
   }
 
-  async cancel(id: string): Promise<JobRow> {
-    return retryOnDeadlock(() => this.db.transaction(async (tx) => {
+  async cancel(id: string, by: string | null = null): Promise<JobRow> {
+    const canceled = await retryOnDeadlock(() => this.db.transaction(async (tx) => {
       const job = await findOrNotFound(tx, JobRow, 'job', id, 'pessimistic_write');
       const [canceled] = await cancelActiveJobs(tx, { id: job.id });
       if (!canceled) throw badUserInput(`job ${job.id} is ${job.status}; only QUEUED or RUNNING jobs can be canceled`);
       return canceled;
     }));
+    this.logger?.info(
+      {
+        jobId: canceled.id,
+        flowId: canceled.flowId,
+        status: canceled.status,
+        recordsExported: canceled.recordsExported,
+        recordsSucceeded: canceled.recordsSucceeded,
+        recordsFailed: canceled.recordsFailed,
+        tokenName: by,
+      },
+      'job canceled',
+    );
+    return canceled;
   }
 }
