@@ -11,6 +11,7 @@ import { loadPlugins } from './connectors/pluginLoader';
 import type { Connector } from './connectors/sdk';
 import { openDatabase, type Database } from './database/database';
 import { openWholePool } from './database/openWholePool';
+import { loadConsoleBundle } from './http/consoleBundle';
 import { startHttpServer, type RunningHttpServer } from './http/server';
 import { RequestsInProgress } from './http/requestsInProgress';
 import type { Logger } from './logger';
@@ -96,6 +97,7 @@ export async function startSluice(config: Config, logger: Logger): Promise<Runni
         logger,
         metrics,
         serveApi: config.role !== 'worker',
+        console: config.role !== 'worker' ? loadConsoleBundle() : null,
         connectionInitTimeoutMs: config.connectionInitTimeoutMs,
         onGraphqlServed: sharing ? (ms) => sharing.apiRequestServed(ms) : undefined,
         graphqlInProgress,

@@ -22,6 +22,7 @@ import { badUserInput, unauthenticated } from '../schema/common/errors';
 import { createLoaders } from '../schema/common/loaders';
 import type { Services } from '../schema/services';
 import { viewerFor } from './authenticate';
+import { serveConsole, wantsExplorer, type ConsoleBundle } from './consoleBundle';
 import { credentialEchoPlugin, withoutCredentialEchoes } from './credentialEchoes';
 import { requestSizeRule } from './requestLimits';
 import type { RequestsInProgress } from './requestsInProgress';
@@ -41,6 +42,8 @@ export interface HttpServerOptions {
   isHealthy: () => Promise<boolean>;
   /** false for ROLE=worker: only /healthz and /metrics are served. */
   serveApi: boolean;
+  /** The web console served at GET / and the explorer at GET /graphql for browsers (consoleBundle.ts); none for ROLE=worker. */
+  console?: ConsoleBundle | null;
   /** A socket that never sends connection_init is closed (4408) after this. */
   connectionInitTimeoutMs: number;
   /** Told how long each GraphQL request over HTTP took, request to response finished (the engine's API share). */
@@ -238,6 +241,8 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
         send(res, healthy ? 200 : 503, JSON.stringify({ status: healthy ? 'ok' : 'unavailable' }));
       } else if (url.pathname === '/metrics' && req.method === 'GET') {
         send(res, 200, await metrics.registry.metrics(), metrics.registry.contentType);
+      } else if (url.pathname === '/graphql' && options.serveApi && options.console && wantsExplorer(req, url)) {
+        if (!serveConsole(options.console, req, res, url)) send(res, 404, JSON.stringify({ error: 'not found' }));
       } else if (url.pathname === '/graphql' && options.serveApi) {
         if (req.method !== 'GET' && req.method !== 'POST') {
           res.setHeader('allow', 'GET, POST');
@@ -245,6 +250,8 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
           return;
         }
         await handleGraphql(req, res, url);
+      } else if (options.serveApi && options.console && serveConsole(options.console, req, res, url)) {
+        // answered by the console
       } else {
         send(res, 404, JSON.stringify({ error: 'not found' }));
       }
