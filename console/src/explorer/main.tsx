@@ -8,7 +8,9 @@ import { createRoot } from 'react-dom/client';
 import { createGraphiQLFetcher } from '@graphiql/toolkit';
 import { GraphiQL } from 'graphiql';
 import 'graphiql/style.css';
+import type { GraphQLSchema } from 'graphql';
 import { apiUrls } from '../session/client';
+import { fetchSchema } from './schemaQuery';
 import { storedToken } from '../session/token';
 
 const root = createRoot(document.getElementById('explorer')!);
@@ -31,9 +33,12 @@ if (!token) {
     headers: { authorization: `Bearer ${token}` },
     wsConnectionParams: { authorization: `Bearer ${token}` },
   });
-  root.render(
+  const render = (schema: GraphQLSchema | undefined): void =>
+    root.render(
     <StrictMode>
-      <GraphiQL fetcher={fetcher} defaultQuery={'# Sluice: the connections and their queues\n{\n  connections {\n    name\n    application\n    queueSize\n    inFlight\n    concurrencyLevel\n  }\n}\n'} />
+      <GraphiQL fetcher={fetcher} schema={schema} defaultQuery={'# Sluice: the connections and their queues\n{\n  connections {\n    name\n    application\n    queueSize\n    inFlight\n    concurrencyLevel\n  }\n}\n'} />
     </StrictMode>,
   );
+  // Failing that, GraphiQL asks for the schema itself (and says what went wrong).
+  fetchSchema(urls.http, token).then(render, () => render(undefined));
 }
