@@ -5,7 +5,6 @@
  * context (its own sessionStorage); everything a page logs as an error, and
  * every uncaught exception, is collected so a test can say there was none.
  */
-import chromium from '@sparticuz/chromium';
 import { chromium as playwright, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 export interface ConsolePage {
@@ -28,6 +27,8 @@ export function useConsoleBrowser(): ConsoleBrowser {
   beforeAll(async () => {
     // Its args are tuned for serverless hosts; --single-process would end the
     // whole browser with the first context a test closes.
+    // An ES module: loaded with import(), which TypeScript allows from CommonJS.
+    const { default: chromium } = await import('@sparticuz/chromium');
     const args = chromium.args.filter((a) => a !== '--single-process');
     browser = await playwright.launch({ executablePath: await chromium.executablePath(), args, headless: true });
   }, 60000);

@@ -1,5 +1,6 @@
 import { useTestSluice } from '../support/sluice';
 import { createHttpConnection, createFlow } from '../support/flows';
+// page.evaluate is given expressions as strings: they run in the browser, whose globals this file's types do not have.
 import { DESKTOP, PHONE, navigateTo, screenshot, signIn, useConsoleBrowser } from './browser';
 
 /** What a refused token costs in the browser's console: the 401 of its sign-in request, nothing else. */
@@ -27,15 +28,15 @@ describe('the console: signing in and roles', () => {
     await signIn(page, s.adminSecret);
     expect(await page.getByRole('columnheader').allTextContents()).toEqual(['Name', 'Application', 'State', 'Queue size', 'In flight', 'Concurrency']);
     await page.getByRole('row', { name: /orders-api/ }).waitFor();
-    expect(await page.evaluate(() => sessionStorage.getItem('sluice.apiToken'))).toBe(s.adminSecret);
-    expect(await page.evaluate(() => JSON.stringify(localStorage))).not.toContain(s.adminSecret);
-    expect(await page.evaluate(() => document.cookie)).toBe('');
+    expect(await page.evaluate('sessionStorage.getItem("sluice.apiToken")')).toBe(s.adminSecret);
+    expect(await page.evaluate('JSON.stringify(localStorage)')).not.toContain(s.adminSecret);
+    expect(await page.evaluate('document.cookie')).toBe('');
     // A reload keeps the tab signed in; signing out forgets the token.
     await page.reload();
     await page.getByRole('heading', { name: 'Connections', level: 1 }).waitFor();
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByLabel('API token').waitFor();
-    expect(await page.evaluate(() => sessionStorage.getItem('sluice.apiToken'))).toBeNull();
+    expect(await page.evaluate('sessionStorage.getItem("sluice.apiToken")')).toBeNull();
     expect(errors).toEqual([]);
   });
 
@@ -47,7 +48,7 @@ describe('the console: signing in and roles', () => {
     await alert.waitFor();
     expect(await alert.textContent()).toMatch(/This API token was refused: .*\(UNAUTHENTICATED\)/);
     expect(await page.getByRole('heading', { name: 'Connections' }).count()).toBe(0);
-    expect(await page.evaluate(() => sessionStorage.getItem('sluice.apiToken'))).toBeNull();
+    expect(await page.evaluate('sessionStorage.getItem("sluice.apiToken")')).toBeNull();
     expect(errors.filter((e) => !refusedRequest.test(e))).toEqual([]);
   });
 
@@ -114,7 +115,7 @@ describe('the console: signing in and roles', () => {
     const { page, errors } = await browser.open(s.url, PHONE);
     await signIn(page, s.adminSecret);
     await page.getByRole('row', { name: /orders-api/ }).waitFor();
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
     expect(overflow).toBeLessThanOrEqual(0);
     await screenshot(page, 'phone');
     expect(errors).toEqual([]);
@@ -124,14 +125,14 @@ describe('the console: signing in and roles', () => {
     const { page, errors } = await browser.open(s.url, DESKTOP);
     await page.keyboard.type(s.adminSecret); // the token field has focus on load
     await page.keyboard.press('Tab');
-    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Sign in');
+    expect(await page.evaluate('document.activeElement?.textContent')).toBe('Sign in');
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Connections', level: 1 }).waitFor();
     // Tab walks the navigation in order.
     const focused: string[] = [];
     for (let i = 0; i < 6; i++) {
       await page.keyboard.press('Tab');
-      focused.push(await page.evaluate(() => document.activeElement?.textContent ?? ''));
+      focused.push(await page.evaluate<string>("document.activeElement?.textContent ?? ''"));
     }
     expect(focused).toEqual(['Connections', 'Flows', 'Errors', 'Tokens', 'API explorer', 'Sign out']);
     expect(errors).toEqual([]);
