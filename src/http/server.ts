@@ -9,6 +9,7 @@ import { ApolloServer, HeaderMap, type ApolloServerPlugin, type BaseContext } fr
 import {
   ApolloServerPluginCacheControlDisabled,
   ApolloServerPluginInlineTraceDisabled,
+  ApolloServerPluginLandingPageDisabled,
   ApolloServerPluginSchemaReportingDisabled,
   ApolloServerPluginUsageReportingDisabled,
 } from '@apollo/server/plugin/disabled';
@@ -104,7 +105,7 @@ const noStore: ApolloServerPlugin<RequestContext> = {
 
 /**
  * Apollo's features Sluice does not use, off explicitly: cache hints (noStore
- * above keeps the header), and reporting to Apollo's cloud (usage, schema,
+ * above keeps the header), its landing page, and reporting to Apollo's cloud (usage, schema,
  * traces), which an APOLLO_KEY in the environment would otherwise switch on
  * and which could carry operation variables out of the process.
  */
@@ -113,6 +114,8 @@ const UNUSED_APOLLO_FEATURES = [
   ApolloServerPluginUsageReportingDisabled(),
   ApolloServerPluginSchemaReportingDisabled(),
   ApolloServerPluginInlineTraceDisabled(),
+  // Its landing page loads Apollo Sandbox from a CDN; browsers get the console's explorer instead (consoleBundle.ts).
+  ApolloServerPluginLandingPageDisabled(),
 ];
 
 class BodyTooLarge extends Error {}
