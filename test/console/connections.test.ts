@@ -135,6 +135,35 @@ describe('the console: connections and flows', () => {
     expect(errors).toEqual([]);
   });
 
+  it('pauses and resumes a connection where the server serves it, and shows no Pause or Resume where it does not', async () => {
+    const id = await createHttpConnection(s, other.url, { name: 'warehouse' });
+    const mutations = await s.ok<{ __type: { fields: { name: string }[] } }>('{ __type(name: "Mutation") { fields { name } } }');
+    const served = mutations.__type.fields.some((f) => f.name === 'pauseConnection');
+    const { page, errors } = await browser.open(s.url);
+    await signIn(page, s.adminSecret);
+    await page.getByRole('link', { name: 'warehouse' }).click();
+    await page.getByRole('heading', { name: 'warehouse', level: 1 }).waitFor();
+    await page.getByRole('button', { name: 'Test connection' }).waitFor();
+    if (!served) {
+      expect(await page.getByRole('button', { name: /^(Pause|Resume)$/ }).count()).toBe(0);
+      expect(errors).toEqual([]);
+      return;
+    }
+    const state = async (): Promise<string> =>
+      (await s.ok<{ connection: { state: string } }>(`query($id: ID!) { connection(id: $id) { state } }`, { id })).connection.state;
+    await page.getByRole('button', { name: 'Pause', exact: true }).click();
+    await page.getByRole('button', { name: 'Pause', exact: true }).and(page.locator(':disabled')).waitFor();
+    expect(await state()).toBe('PAUSED');
+    await navigateTo(page, 'Connections');
+    await eventually(() => cellText(page, 'warehouse', 'State'), (t) => t === 'PAUSED', 'the State column to say PAUSED');
+    await page.getByRole('link', { name: 'warehouse' }).click();
+    await page.getByRole('button', { name: 'Resume', exact: true }).click();
+    await eventually(state, (st) => st === 'ONLINE', 'the connection ONLINE again');
+    await navigateTo(page, 'Connections');
+    await eventually(() => cellText(page, 'warehouse', 'State'), (t) => t === 'ONLINE', 'the State column to say ONLINE');
+    expect(errors).toEqual([]);
+  });
+
   it('replaces a flow’s connection with another of the same application, warning that its jobs are canceled', async () => {
     const erp = await startRecordingApi();
     try {
