@@ -9,6 +9,8 @@ import { RateLimitEpisodes1763950000000 } from './1763950000000-RateLimitEpisode
 import { ClaimSkipsLockedReservations1763960000000 } from './1763960000000-ClaimSkipsLockedReservations';
 import { StartOnEnqueue1763970000000 } from './1763970000000-StartOnEnqueue';
 import { ClaimReadsTheHead1763980000000 } from './1763980000000-ClaimReadsTheHead';
+import { CredentialsKeyCheck1765200000000 } from './1765200000000-CredentialsKeyCheck';
+import { FailedRecords1765500000000 } from './1765500000000-FailedRecords';
 
 export const migrations = [
   Foundation1763890000000,
@@ -21,4 +23,6 @@ export const migrations = [
   ClaimSkipsLockedReservations1763960000000,
   StartOnEnqueue1763970000000,
   ClaimReadsTheHead1763980000000,
+  CredentialsKeyCheck1765200000000,
+  FailedRecords1765500000000,
 ];

@@ -4,6 +4,10 @@
  */
 import type { DataSource } from 'typeorm';
 import { CredentialCipher, loadCredentialsKey } from './auth/credentialCipher';
+import { checkCredentialsKey } from './auth/credentialsKeyCheck';
+import { moveSecretsOutOfConfig } from './auth/secretsOutOfConfig';
+import { installOutboundPolicy } from './connectors/outbound/outboundPolicy';
+import { poolOf } from './database/pool';
 import type { Config } from './config';
 import { httpConnector } from './connectors/http';
 import { ConnectorRegistry } from './connectors/registry';
@@ -23,6 +27,8 @@ import { foldQueueTally } from './engine/queueTallyFolding';
 import { typeormQueryable } from './database/typeormQueryable';
 import { buildSluiceSchema } from './schema';
 import { createServices, type Services } from './schema/services';
+import { keepJobErrorsFor } from './retention/jobErrorRetention';
+import { pgPoolOf } from './database/pool';
 
 export interface RunningSluice {
   url: string;
@@ -36,18 +42,34 @@ export interface RunningSluice {
 
 export async function startSluice(config: Config, logger: Logger): Promise<RunningSluice> {
   const key = loadCredentialsKey(config.credentialsKey);
+  // Before any connector can make a call: every socket checks this policy.
+  installOutboundPolicy(config.outbound);
   const connectors = new ConnectorRegistry([httpConnector as unknown as Connector]);
   // Before the database: a broken plugin stops the start before anything runs.
   for (const plugin of await loadPlugins(config.connectorPlugins, connectors)) {
     logger.info({ type: plugin.type, version: plugin.version }, 'connector plugin loaded');
   }
   const database: Database = await openDatabase(config.database, logger);
-  const cipher = new CredentialCipher(key);
+  const cipher = new CredentialCipher(key, (connectionId, reason) =>
+    logger.error({ connectionId, reason }, `the stored credentials of connection ${connectionId} cannot be decrypted with CREDENTIALS_KEY (CREDENTIALS_UNREADABLE)`),
+  );
   let http: RunningHttpServer | null = null;
   let engine: QueueEngine | null = null;
   let live: LiveUpdates | null = null;
   const stopFolding = foldQueueTally(typeormQueryable(database.dataSource.manager), logger);
+  const stopRetention = keepJobErrorsFor(pgPoolOf(database.dataSource), config.jobErrorRetentionDays, logger.child({ component: 'retention' }));
   try {
+    // After the migrations, before anything serves or runs: a wrong key stops
+    // here; then secrets stored in configs before they were refused move
+    // into credentials, sealed with the key just checked.
+    try {
+      if ((await checkCredentialsKey(poolOf(database.dataSource), cipher)) === 'written') logger.info('credentials key check value written');
+      const moved = await moveSecretsOutOfConfig(poolOf(database.dataSource), cipher, logger);
+      if (moved > 0) logger.warn({ moved }, 'secrets moved out of connection configs into credentials');
+    } catch (error) {
+      logger.fatal({ err: error }, error instanceof Error ? error.message : String(error));
+      throw error;
+    }
     if (config.role !== 'worker') {
       await openWholePool(database.dataSource);
       live = new LiveUpdates(database.dataSource, database.url, logger.child({ component: 'live' }));
@@ -61,7 +83,9 @@ export async function startSluice(config: Config, logger: Logger): Promise<Runni
       maxConcurrencyLevel: config.maxConcurrencyLevel,
       logger,
     });
-    if (config.bootstrapAdminToken) await services.tokens.ensureBootstrapAdmin(config.bootstrapAdminToken);
+    if (config.bootstrapAdminToken && (await services.tokens.ensureBootstrapAdmin(config.bootstrapAdminToken)) === 'revoked') {
+      logger.warn('BOOTSTRAP_ADMIN_TOKEN names a revoked token: it stays revoked and does not authenticate; set another secret (or unset it)');
+    }
     const schema = await buildSluiceSchema();
     const metrics = createMetrics();
     if (config.role !== 'api') {
@@ -127,6 +151,7 @@ export async function startSluice(config: Config, logger: Logger): Promise<Runni
         await server.close();
         await live?.stop();
         await stopFolding();
+        await stopRetention();
         await database.close();
       },
     };
@@ -135,6 +160,7 @@ export async function startSluice(config: Config, logger: Logger): Promise<Runni
     await http?.close().catch(() => undefined);
     await live?.stop().catch(() => undefined);
     await stopFolding();
+    await stopRetention();
     await database.close();
     throw error;
   }

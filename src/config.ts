@@ -2,6 +2,7 @@
  * The process configuration: read from the environment once, at start, and
  * validated into one typed object. Nothing else in Sluice reads `process.env`.
  */
+import { isIP } from 'node:net';
 import path from 'node:path';
 
 /** Which parts of Sluice this process runs (contract: "roles of processes"). */
@@ -16,6 +17,27 @@ export type DatabaseSource =
 export type CredentialsKeySource =
   | { kind: 'env'; key: Buffer }
   | { kind: 'file'; path: string };
+
+/** One CIDR range, e.g. 10.0.0.0/8 or fe80::/10. */
+export interface CidrRange {
+  address: string;
+  prefix: number;
+  family: 'ipv4' | 'ipv6';
+  /** As the operator wrote it, for messages. */
+  text: string;
+}
+
+/**
+ * Which addresses connection calls, pings and redirects may reach (contract:
+ * "outbound calls"): never one in `deny`; when `allow` is set, only one in it.
+ */
+export interface OutboundRanges {
+  deny: CidrRange[];
+  allow: CidrRange[] | null;
+}
+
+/** The link-local ranges: cloud metadata services (169.254.169.254) live there. */
+export const DEFAULT_OUTBOUND_DENY = '169.254.0.0/16,fe80::/10';
 
 export interface Config {
   role: ProcessRole;
@@ -36,6 +58,9 @@ export interface Config {
   maxCallsPerQueue: number;
   /** How long a WebSocket may stay open without sending connection_init before it is closed (4408). */
   connectionInitTimeoutMs: number;
+  outbound: OutboundRanges;
+  /** Days a RETRIED or RESOLVED JobError is kept after it was closed (at least 30: the contract's promise); OPEN ones are never deleted. */
+  jobErrorRetentionDays: number;
 }
 
 export class ConfigError extends Error {
@@ -80,6 +105,37 @@ function credentialsKey(env: Env, dataDir: string, database: DatabaseSource): Cr
   return { kind: 'file', path: path.join(dataDir, 'credentials.key') };
 }
 
+function cidrRange(name: string, text: string): CidrRange {
+  const [address = '', prefixText, ...rest] = text.split('/');
+  const family = isIP(address);
+  const bits = family === 4 ? 32 : 128;
+  const prefix = prefixText === undefined ? bits : Number(prefixText);
+  if (family === 0 || rest.length > 0 || (prefixText !== undefined && !/^\d{1,3}$/.test(prefixText)) || prefix > bits) {
+    throw new ConfigError(
+      `${name} must be comma-separated CIDR ranges such as 10.0.0.0/8 or fd00::/8; "${text}" is not one (an IPv4 prefix is 0–32, an IPv6 one 0–128)`,
+    );
+  }
+  return { address, prefix, family: family === 4 ? 'ipv4' : 'ipv6', text };
+}
+
+function cidrList(name: string, raw: string): CidrRange[] {
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+    .map((s) => cidrRange(name, s));
+}
+
+/** OUTBOUND_DENY and OUTBOUND_ALLOW; with neither set, the default deny list. */
+export function outboundRanges(env: Env): OutboundRanges {
+  // Set but empty means "deny nothing": an operator who wants link-local
+  // reachable says so explicitly with OUTBOUND_DENY=.
+  const deny = cidrList('OUTBOUND_DENY', env.OUTBOUND_DENY ?? DEFAULT_OUTBOUND_DENY);
+  const allowRaw = env.OUTBOUND_ALLOW;
+  if (allowRaw === undefined || allowRaw.trim() === '') return { deny, allow: null };
+  return { deny, allow: cidrList('OUTBOUND_ALLOW', allowRaw) };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const dataDir = path.resolve(env.DATA_DIR || './.data');
   const databaseUrl = env.DATABASE_URL;
@@ -112,5 +168,7 @@ export function loadConfig(env: Env = process.env): Config {
     // its pace against a fast endpoint.
     maxCallsPerQueue: integer(env, 'MAX_CALLS_PER_QUEUE', 200, 1, 100000),
     connectionInitTimeoutMs: integer(env, 'CONNECTION_INIT_TIMEOUT_MS', 10000, 100, 600000),
+    outbound: outboundRanges(env),
+    jobErrorRetentionDays: integer(env, 'JOB_ERROR_RETENTION_DAYS', 30, 30, 36500),
   };
 }

@@ -8,6 +8,7 @@ import { startSluice, type RunningSluice } from './app';
 import { ConfigError, loadConfig } from './config';
 import { PluginLoadError } from './connectors/pluginLoader';
 import { createLogger } from './logger';
+import { StartRefusedError } from './startRefused';
 
 async function main(): Promise<void> {
   let config;
@@ -58,7 +59,7 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   // A plugin problem is the operator's to fix: the message says what, a stack would only hide it.
-  const detail = error instanceof PluginLoadError ? error.message : error instanceof Error ? error.stack ?? error.message : String(error);
+  const detail = error instanceof PluginLoadError || error instanceof StartRefusedError ? error.message : error instanceof Error ? error.stack ?? error.message : String(error);
   process.stderr.write(`sluice: failed to start: ${detail}\n`);
   process.exit(1);
 });

@@ -57,16 +57,26 @@ const JOB: Columns = [
   ['records_succeeded', 'recordsSucceeded'],
   ['records_failed', 'recordsFailed'],
   ['source_failed', 'sourceFailed'],
+  ['open_error_count', 'openErrorCount'],
 ];
 
 const JOB_ERROR: Columns = [
   ['id', 'id'],
+  ['seq', 'seq'],
   ['job_id', 'jobId'],
+  ['flow_id', 'flowId'],
   ['step_id', 'stepId'],
+  ['connection_id', 'connectionId'],
   ['message', 'message'],
   ['code', 'code'],
   ['record', 'record'],
   ['occurred_at', 'occurredAt'],
+  ['state', 'state'],
+  ['attempts', 'attempts'],
+  ['closed_at', 'closedAt'],
+  ['closed_by', 'closedBy'],
+  ['retry_of', 'retryOf'],
+  ['idempotency_key', 'idempotencyKey'],
 ];
 
 const API_TOKEN: Columns = [

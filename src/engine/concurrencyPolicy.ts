@@ -9,6 +9,15 @@ export interface RateLimit {
   perMilliseconds: number;
 }
 
+/**
+ * The bounds of a rate limit (README "Security"): at least one request per
+ * window, at most RATE_LIMIT_MAX_REQUESTS; a window from 1 ms to a day. A
+ * larger count or window is no limit at all in practice and only makes the
+ * shared window's arithmetic and waits unbounded.
+ */
+export const RATE_LIMIT_MAX_REQUESTS = 100000;
+export const RATE_LIMIT_MAX_WINDOW_MS = 24 * 60 * 60 * 1000;
+
 export type ConcurrencyMode =
   | { kind: 'fixed'; level: number }
   | { kind: 'burst' }
@@ -48,8 +57,14 @@ export function choosePolicy(
   }
   if (rateLimit !== null) {
     const { requests, perMilliseconds } = rateLimit;
-    if (!Number.isInteger(requests) || requests < 1 || !Number.isInteger(perMilliseconds) || perMilliseconds < 1) {
-      return { ok: false, problem: 'rateLimit.requests and rateLimit.perMilliseconds must both be positive integers' };
+    if (!Number.isInteger(requests) || requests < 1 || requests > RATE_LIMIT_MAX_REQUESTS) {
+      return { ok: false, problem: `rateLimit.requests must be an integer from 1 to ${RATE_LIMIT_MAX_REQUESTS}, got ${requests}` };
+    }
+    if (!Number.isInteger(perMilliseconds) || perMilliseconds < 1 || perMilliseconds > RATE_LIMIT_MAX_WINDOW_MS) {
+      return {
+        ok: false,
+        problem: `rateLimit.perMilliseconds must be an integer from 1 to ${RATE_LIMIT_MAX_WINDOW_MS} (one day), got ${perMilliseconds}`,
+      };
     }
   }
   let mode: ConcurrencyMode;

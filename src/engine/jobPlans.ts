@@ -16,6 +16,8 @@ const MAX_PLANS = 10000;
 
 export class JobPlans {
   private readonly plans = new Map<string, Promise<PlannedStep[]>>();
+  /** The retry generation each job's cached plan was loaded for (see RetryOrigin.generation). */
+  private readonly generations = new Map<string, string>();
   private readonly connections = new Map<string, { at: number; value: Promise<ReadyConnection | null> }>();
 
   constructor(
@@ -23,7 +25,18 @@ export class JobPlans {
     private readonly cipher: CredentialCipher,
   ) {}
 
-  plan(jobId: string): Promise<PlannedStep[]> {
+  /**
+   * `generation`: a retried message's; a plan cached before that retry may
+   * be older than the flow's steps (they may change once a job is over, and
+   * only the process that finished the job forgot its plan), so it is read
+   * again, once per generation.
+   */
+  plan(jobId: string, generation?: string): Promise<PlannedStep[]> {
+    if (generation !== undefined && this.generations.get(jobId) !== generation) {
+      this.plans.delete(jobId);
+      this.generations.set(jobId, generation);
+      if (this.generations.size > MAX_PLANS) this.generations.delete(this.generations.keys().next().value as string);
+    }
     let plan = this.plans.get(jobId);
     if (!plan) {
       if (this.plans.size >= MAX_PLANS) this.plans.delete(this.plans.keys().next().value as string);
@@ -36,6 +49,7 @@ export class JobPlans {
 
   forget(jobId: string): void {
     this.plans.delete(jobId);
+    this.generations.delete(jobId);
   }
 
   /** The connection with its credentials opened (held in memory only, never logged). */

@@ -15,9 +15,17 @@ export interface JobDelta {
 
 export interface NewJobError {
   stepId: string;
+  /** The connection the failing call went through. */
+  connectionId: string;
   code: string;
   message: string;
   record: unknown;
+  /** Calls made for the record at its step, the failing one included. */
+  attempts: number;
+  /** The key a retry may carry again: set for a call of one record, a page or a file (see migrations/1765500000000-FailedRecords.ts). */
+  idempotencyKey: string | null;
+  /** The error this record's call was a retry of. */
+  retryOf: string | null;
 }
 
 export type Outcome =

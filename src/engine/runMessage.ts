@@ -10,7 +10,7 @@ import type { Logger } from '../logger';
 import { connectorLogger } from '../connectors/connectorLogger';
 import type { ConnectorLogger } from '../connectors/sdk';
 import type { JobPlans } from './jobPlans';
-import { recordCount, type ClaimedMessage } from './message';
+import { idempotencyKeyOf, recordCount, type ClaimedMessage, type NewMessage, type RetryOrigin } from './message';
 import { NO_DELTA, type Outcome } from './outcome';
 import { backoffMs, type RetryPolicy } from './retryPolicy';
 import { routeRecords } from './routeRecords';
@@ -96,13 +96,19 @@ async function call(
 
 /** The outcome of a call that failed for good: a JobError per record, or a failed source. */
 function failed(message: ClaimedMessage, step: PlannedStep, code: string, reason: string): Outcome {
-  if (message.payload.kind === 'records') {
+  const payload = message.payload;
+  const retryOf = payload.retry?.of ?? [];
+  const common = { stepId: step.id, connectionId: message.connectionId, code, message: reason, attempts: message.attempts };
+  if (payload.kind === 'records') {
+    // A record of a batch is retried alone, a body its batch's key never
+    // carried: only a call of one record leaves a key to send again.
+    const idempotencyKey = payload.records.length === 1 ? idempotencyKeyOf(message) : null;
     return {
       kind: 'done',
       message,
       followUps: [],
-      delta: { ...NO_DELTA, failed: recordCount(message.payload) },
-      errors: message.payload.records.map((record) => ({ stepId: step.id, code, message: reason, record })),
+      delta: { ...NO_DELTA, failed: recordCount(payload) },
+      errors: payload.records.map((record, i) => ({ ...common, record, idempotencyKey, retryOf: retryOf[i] ?? null })),
     };
   }
   return {
@@ -110,8 +116,31 @@ function failed(message: ClaimedMessage, step: PlannedStep, code: string, reason
     message,
     followUps: [],
     delta: { ...NO_DELTA, sourceFailed: true },
-    errors: [{ stepId: step.id, code, message: reason, record: message.payload.kind === 'page' ? { cursor: message.payload.cursor } : null }],
+    errors: [{
+      ...common,
+      // The page's cursor is what a retry sends again (retryJobErrors).
+      record: payload.kind === 'page' ? { cursor: payload.cursor } : null,
+      idempotencyKey: idempotencyKeyOf(message),
+      retryOf: retryOf[0] ?? null,
+    }],
   };
+}
+
+/**
+ * The follow-ups of a retried message's records carry which error each
+ * record is a retry of (never the key: the later steps' calls are new), so
+ * that failing at a later step still names it. routeRecords keeps the
+ * records' order, which is what lets the slices line up.
+ */
+function carryRetryOrigin(origin: RetryOrigin | undefined, followUps: NewMessage[]): NewMessage[] {
+  if (!origin) return followUps;
+  let next = 0;
+  return followUps.map((f) => {
+    if (f.payload.kind !== 'records') return f;
+    const of = origin.of.slice(next, next + f.payload.records.length);
+    next += f.payload.records.length;
+    return { ...f, payload: { ...f.payload, retry: { of, generation: origin.generation } } };
+  });
 }
 
 export async function runMessage(deps: RunDeps, message: ClaimedMessage, controller: AbortController): Promise<Outcome> {
@@ -122,7 +151,7 @@ export async function runMessage(deps: RunDeps, message: ClaimedMessage, control
   let autoRecover = false;
   let slowDownMs: number | undefined;
   try {
-    const plan = await deps.plans.plan(message.jobId);
+    const plan = await deps.plans.plan(message.jobId, message.payload.retry?.generation);
     step = plan.find((s) => s.id === message.stepId);
     const connection = await deps.plans.connection(message.connectionId);
     if (!step || !connection) return { kind: 'done', message, followUps: [], delta: NO_DELTA, errors: [] }; // deleted meanwhile
@@ -135,7 +164,7 @@ export async function runMessage(deps: RunDeps, message: ClaimedMessage, control
       signal,
       logger: log,
       stepConfig: currentStep.config,
-      idempotencyKey: message.idempotencyKey,
+      idempotencyKey: idempotencyKeyOf(message),
       slowDown: (ms) => {
         if (Number.isFinite(ms) && ms > 0) slowDownMs = Math.max(slowDownMs ?? 0, Math.min(ms, MAX_SLOW_DOWN_MS));
       },
@@ -148,6 +177,8 @@ export async function runMessage(deps: RunDeps, message: ClaimedMessage, control
       controller.abort('timeout'),
     );
     const routed = routeRecords(plan, currentStep, message.jobId, result.records);
+    // A retried page's records are first attempts; a retried record's go on as its retry.
+    const routedFollowUps = message.payload.kind === 'records' ? carryRetryOrigin(message.payload.retry, routed.followUps) : routed.followUps;
     const nextPage = result.next !== undefined && result.next !== null
       ? [{ connectionId: message.connectionId, jobId: message.jobId, stepId: currentStep.id, payload: { kind: 'page' as const, cursor: result.next } }]
       : [];
@@ -155,7 +186,7 @@ export async function runMessage(deps: RunDeps, message: ClaimedMessage, control
       kind: 'done',
       message,
       // The next page first: an export should not wait behind its own records in a shared queue.
-      followUps: [...nextPage, ...routed.followUps],
+      followUps: [...nextPage, ...routedFollowUps],
       delta: { ...NO_DELTA, exported: result.exported ? result.records.length : 0, succeeded: routed.succeeded },
       errors: [],
       slowDownMs,

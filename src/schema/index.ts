@@ -7,7 +7,8 @@ import { DateTimeScalar } from './common/scalars';
 import { ConnectionResolver } from './connection/connection.resolver';
 import { ConnectorResolver } from './connector/connector.resolver';
 import { FlowResolver, StepResolver } from './flow/flow.resolver';
-import { JobErrorResolver, JobResolver } from './job/job.resolver';
+import { JobResolver } from './job/job.resolver';
+import { JobErrorResolver } from './jobError/jobError.resolver';
 import { TokenResolver } from './token/token.resolver';
 import { SubscriptionResolver } from './live/subscription.resolver';
 

@@ -9,6 +9,7 @@ import { ConnectionService } from './connection/connection.service';
 import { QueueStatsReader } from './connection/queueStats';
 import { FlowService } from './flow/flow.service';
 import { JobService } from './job/job.service';
+import { JobErrorService } from './jobError/jobError.service';
 import { TokenService } from './token/token.service';
 import type { LiveUpdates } from './live/liveUpdates';
 
@@ -22,6 +23,7 @@ export interface Services {
   queueStats: QueueStatsReader;
   flows: FlowService;
   jobs: JobService;
+  jobErrors: JobErrorService;
   tokens: TokenService;
   /** The hub behind subscriptions; null where no API is served (ROLE=worker). */
   live: LiveUpdates | null;
@@ -45,6 +47,7 @@ export function createServices(options: {
     queueStats: new QueueStatsReader(poolOf(db)),
     flows: new FlowService(db, connectors),
     jobs: new JobService(db),
+    jobErrors: new JobErrorService(poolOf(db), logger.child({ component: 'jobErrors' })),
     tokens: new TokenService(db),
     live,
   };

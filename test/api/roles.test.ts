@@ -3,6 +3,7 @@
  * flows, only ADMINISTER manages tokens; a request without a live token is
  * UNAUTHENTICATED (HTTP 401).
  */
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { buildSchema, parse, validate, type GraphQLObjectType } from 'graphql';
@@ -32,6 +33,7 @@ interface Fixture {
   stepId: string;
   jobId: string;
   tokenId: string;
+  jobErrorIds: string[];
 }
 
 /** Everything a mutation could touch, read by an ADMINISTER token. */
@@ -42,7 +44,9 @@ async function world(s: TestSluice): Promise<unknown> {
       rateLimit { requests perMilliseconds } borrowConcurrencyFrom { id } queueSize inFlight updatedAt
     }
     flows { id name updatedAt steps { id name kind position config connection { id } } }
-    jobs(first: 500) { id status finishedAt }
+    jobs(first: 500) { id status finishedAt recordsFailed openErrorCount }
+    jobErrors(first: 500) { id state closedAt closedBy }
+    queued: connections { id queueSize }
     apiTokens { id name role }
   }`);
 }
@@ -83,6 +87,8 @@ function mutations(f: Fixture): Record<string, { query: string; variables: Recor
     removeStep: { query: `mutation($id: ID!) { removeStep(id: $id) }`, variables: { id: f.stepId } },
     runFlow: { query: `mutation($id: ID!) { runFlow(flowId: $id) { id } }`, variables: { id: f.flowId } },
     cancelJob: { query: `mutation($id: ID!) { cancelJob(id: $id) { id } }`, variables: { id: f.jobId } },
+    retryJobErrors: { query: `mutation($ids: [ID!]) { retryJobErrors(ids: $ids) { id state } }`, variables: { ids: [f.jobErrorIds[0]] } },
+    resolveJobErrors: { query: `mutation($ids: [ID!]!) { resolveJobErrors(ids: $ids) { id state } }`, variables: { ids: [f.jobErrorIds[1]] } },
     createApiToken: { query: `mutation { createApiToken(name: "sneaky", role: ADMINISTER) { secret } }`, variables: {} },
     revokeApiToken: { query: `mutation($id: ID!) { revokeApiToken(id: $id) }`, variables: { id: f.tokenId } },
   };
@@ -100,6 +106,10 @@ function queries(f: Fixture): Record<string, { query: string; variables: Record<
     flow: { query: `query($id: ID!) { flow(id: $id) { id jobs { id } } }`, variables: { id: f.flowId } },
     job: { query: `query($id: ID!) { job(id: $id) { id status errors { id } } }`, variables: { id: f.jobId } },
     jobs: { query: `{ jobs { id } }`, variables: {} },
+    jobErrors: {
+      query: `query($job: ID!) { jobErrors(filter: { jobId: $job, state: OPEN }) { id state job { id openErrorCount } retryOf { id } } }`,
+      variables: { job: f.jobId },
+    },
     apiTokens: { query: `{ apiTokens { id } }`, variables: {} },
   };
 }
@@ -128,6 +138,15 @@ describe('roles', () => {
       },
     );
     const job = await s.ok<{ runFlow: { id: string } }>(`mutation($id: ID!) { runFlow(flowId: $id) { id } }`, { id: flow.createFlow.id });
+    // Two failed records of the job, as the engine keeps them (this server runs no engine).
+    const jobErrorIds = [randomUUID(), randomUUID()];
+    await s.sluice.dataSource.query(
+      `INSERT INTO job_error (id, job_id, flow_id, step_id, connection_id, code, message, record)
+       SELECT e.id, $2, $3, $4, $5, 'HTTP_400', 'refused', '{"id": 1}' FROM unnest($1::uuid[]) AS e(id)`,
+      [jobErrorIds, job.runFlow.id, flow.createFlow.id, flow.createFlow.steps[1]!.id, connectionId],
+    );
+    await s.sluice.dataSource.query(`UPDATE job SET open_error_count = 2, records_failed = 2 WHERE id = $1`, [job.runFlow.id]);
+    await s.sluice.dataSource.query(`INSERT INTO flow_error_tally (flow_id, open_errors) VALUES ($1, 2)`, [flow.createFlow.id]);
     const token = await s.ok<{ createApiToken: { token: { id: string } } }>(
       `mutation { createApiToken(name: "victim", role: MANAGE) { token { id } } }`,
     );
@@ -139,6 +158,7 @@ describe('roles', () => {
       stepId: flow.createFlow.steps[1]!.id,
       jobId: job.runFlow.id,
       tokenId: token.createApiToken.token.id,
+      jobErrorIds,
     };
     monitor = await s.token('MONITOR');
     manage = await s.token('MANAGE');

@@ -186,7 +186,8 @@ describe('updateConnection', () => {
     expect(renamed.errors).toBeUndefined();
     expect(renamed.data!.updateConnection).toMatchObject({ name: 'renamed', config: c.config, hasCredentials: false });
 
-    const reconfigured = await updateConnectionRaw(s, c.id, { config: { baseUrl: `${OTHER_APP}/v2`, timeoutMs: 1234 } });
+    // Another application: credentials (here none) must be given again (test/security/credentialsBoundToApplication.test.ts).
+    const reconfigured = await updateConnectionRaw(s, c.id, { config: { baseUrl: `${OTHER_APP}/v2`, timeoutMs: 1234 }, credentials: null });
     expect(reconfigured.errors).toBeUndefined();
     expect(reconfigured.data!.updateConnection).toMatchObject({
       name: 'renamed',

@@ -17,20 +17,6 @@ export const PENDING: { description: string; issue: string }[] = [
   { description: 'Mutation.pauseConnection was removed.', issue: '#19' },
   { description: 'Mutation.resumeConnection was removed.', issue: '#19' },
   { description: 'QueueStats.state was removed.', issue: '#19' },
-  { description: 'Flow.openErrorCount was removed.', issue: '#20' },
-  { description: 'Job.errors arg state was removed.', issue: '#20' },
-  { description: 'Job.openErrorCount was removed.', issue: '#20' },
-  { description: 'JobError.attempts was removed.', issue: '#20' },
-  { description: 'JobError.closedAt was removed.', issue: '#20' },
-  { description: 'JobError.closedBy was removed.', issue: '#20' },
-  { description: 'JobError.job was removed.', issue: '#20' },
-  { description: 'JobError.retryOf was removed.', issue: '#20' },
-  { description: 'JobError.state was removed.', issue: '#20' },
-  { description: 'JobErrorFilter was removed.', issue: '#20' },
-  { description: 'JobErrorState was removed.', issue: '#20' },
-  { description: 'Mutation.resolveJobErrors was removed.', issue: '#20' },
-  { description: 'Mutation.retryJobErrors was removed.', issue: '#20' },
-  { description: 'Query.jobErrors was removed.', issue: '#20' },
 ];
 
 /** The root fields of `type` that PENDING says are not served yet. */

@@ -4,8 +4,12 @@
  * the connection's base URL and token, Sluice's AbortSignal joined with the
  * connection's own timeout, and failures turned into the SDK's errors
  * (responseErrors.mjs). The token is sent, never logged.
+ *
+ * Sent with the SDK's outboundFetch, not the global fetch: it applies the
+ * server's outbound policy (OUTBOUND_DENY / OUTBOUND_ALLOW) and never follows
+ * a redirect, so the token cannot be led to another origin.
  */
-import { PermanentError } from 'sluice/connector-sdk';
+import { connectorErrorKind, outboundFetch, PermanentError } from 'sluice/connector-sdk';
 import { errorForFailure, errorForStatus, slowDownMs } from './responseErrors.mjs';
 
 /**
@@ -48,16 +52,17 @@ export async function request(ctx, spec) {
   // Sluice aborts ctx.signal when the job is canceled, the process stops, or
   // the call outlives timeoutMs by Sluice's grace; our own timeout comes first.
   const timeout = AbortSignal.timeout(ctx.config.timeoutMs ?? DEFAULT_TIMEOUT_MS);
-  /** @type {Response} */
   let response;
   try {
-    response = await fetch(url, {
+    response = await outboundFetch(url, {
       method: spec.method,
       headers,
       body: spec.body === undefined ? undefined : JSON.stringify(spec.body),
       signal: AbortSignal.any([ctx.signal, timeout]),
     });
   } catch (error) {
+    // The outbound policy's refusal (OUTBOUND_DENIED) is already the SDK's permanent error.
+    if (connectorErrorKind(error) === 'permanent') throw error;
     throw errorForFailure(what, error, timeout.aborted && !ctx.signal.aborted);
   }
   ctx.logger.debug('answered', { request: what, status: response.status });

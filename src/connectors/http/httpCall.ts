@@ -10,12 +10,25 @@
  * consumer: at thousands of calls per second that machinery was a fifth of
  * the engine's CPU and much of its garbage (`npm run bench -- burst`, profiled
  * with `--cpu-prof`); the answers here are small JSON bodies, read whole.
+ *
+ * Every socket is made by the outbound policy's connector (OUTBOUND_DENY /
+ * OUTBOUND_ALLOW, checked on the resolved address): a denied call sends
+ * nothing and is a permanent OUTBOUND_DENIED. Redirects: a call carries the
+ * connection's credentials, which belong to its application (contract:
+ * "Credentials belong to their application"), so a redirect is followed only
+ * within the same origin (up to MAX_REDIRECTS hops); one to another origin is
+ * not followed and is the answer: a 3xx, permanent, HTTP_<status>.
  */
 import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
-import { PermanentError, RateLimitedError, TransientError } from '../sdk';
+import { connectorErrorKind, PermanentError, RateLimitedError, TransientError } from '../sdk';
+import { policedConnect } from '../outbound/outboundConnector';
 
 /** Enough sockets per origin for burst mode; idle ones close after the keep-alive timeout. */
-const agent = new Agent({ connections: 512, keepAliveTimeout: 10000, pipelining: 1 });
+const agent = new Agent({ connections: 512, keepAliveTimeout: 10000, pipelining: 1, connect: policedConnect });
+
+/** Same-origin redirects followed before the last 3xx is taken as the answer. */
+export const MAX_REDIRECTS = 5;
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 export interface HttpCall {
   method: string;
@@ -117,12 +130,62 @@ function exchange(call: HttpCall): Promise<HttpResult> {
   });
 }
 
-export async function httpCall(call: HttpCall): Promise<HttpResult> {
+/**
+ * The call a same-origin redirect leads to, or null when it is not followed
+ * (no Location, another origin, or a method change that would drop a body).
+ * 303 becomes a GET; 301 and 302 are followed for GET and HEAD only, since
+ * clients turn them into GETs and an import's body would be lost; 307 and 308
+ * repeat the request as it was.
+ */
+export function redirectTarget(call: HttpCall, status: number, location: string | string[] | undefined): HttpCall | null {
+  const raw = Array.isArray(location) ? location[0] : location;
+  if (!REDIRECTS.has(status) || raw === undefined) return null;
+  let url: URL;
+  try {
+    url = new URL(raw, call.url);
+  } catch {
+    return null;
+  }
+  if (url.origin !== call.url.origin) return null;
+  if (status === 303) {
+    const { body: _body, ...rest } = call;
+    const headers = { ...call.headers };
+    delete headers['content-type'];
+    return { ...rest, method: 'GET', url, headers };
+  }
+  if ((status === 301 || status === 302) && call.method !== 'GET' && call.method !== 'HEAD') return null;
+  return { ...call, url };
+}
+
+/** What a 3xx that was not followed says: where it pointed (its origin only: a Location may carry tokens). */
+function unfollowed(call: HttpCall, result: HttpResult): string {
+  const raw = Array.isArray(result.headers.location) ? result.headers.location[0] : result.headers.location;
+  if (raw === undefined) return '';
+  try {
+    const to = new URL(raw, call.url);
+    if (to.origin !== call.url.origin) return ` (a redirect to ${to.origin}, another origin: not followed, a call with credentials stays with its application)`;
+    return ' (a redirect not followed)';
+  } catch {
+    return ' (a redirect to an unreadable Location: not followed)';
+  }
+}
+
+export async function httpCall(first: HttpCall): Promise<HttpResult> {
   let result: HttpResult;
+  let call = first;
   try {
     result = await exchange(call);
+    // Inline rather than a helper: no extra promise per call on the hot path, where answers are not redirects.
+    for (let hop = 0; REDIRECTS.has(result.status) && hop < MAX_REDIRECTS; hop++) {
+      const next = redirectTarget(call, result.status, result.headers.location);
+      if (!next) break;
+      call = next;
+      result = await exchange(call);
+    }
   } catch (error) {
-    if (call.signal.aborted) throw error; // canceled: the engine knows why
+    if (first.signal.aborted) throw error; // canceled: the engine knows why
+    // The outbound policy's refusal: permanent as it is.
+    if (connectorErrorKind(error) === 'permanent') throw error;
     if (isTimeout(error)) {
       throw new TransientError(`no answer from ${call.url.origin} within ${call.timeoutMs} ms`, 'TIMEOUT');
     }
@@ -131,7 +194,9 @@ export async function httpCall(call: HttpCall): Promise<HttpResult> {
   }
   const { status, text } = result;
   if (status >= 200 && status < 300) return result;
-  const what = `${call.method} ${call.url.pathname} answered HTTP ${status}${text ? `: ${text.slice(0, 200)}` : ''}`;
+  const what = REDIRECTS.has(status)
+    ? `${call.method} ${call.url.pathname} answered HTTP ${status}${unfollowed(call, result)}`
+    : `${call.method} ${call.url.pathname} answered HTTP ${status}${text ? `: ${text.slice(0, 200)}` : ''}`;
   if (status === 429) throw new RateLimitedError(what, retryAfterMs(result.headers['retry-after']));
   if (status === 408 || status >= 500) throw new TransientError(what, `HTTP_${status}`);
   throw new PermanentError(what, `HTTP_${status}`);

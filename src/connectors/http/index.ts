@@ -1,5 +1,6 @@
 /** The built-in `http` connector: any JSON-over-HTTP API. */
-import { defineConnector, SDK_VERSION } from '../sdk';
+import { connectorErrorKind, defineConnector, SDK_VERSION, type ConnectorError } from '../sdk';
+import { httpCall } from './httpCall';
 import { joinUrl, requestHeaders } from './requestHeaders';
 import { httpConfigSchema, httpCredentialsSchema } from './schemas';
 import { downloadStep, exportStep, importStep, lookupStep } from './steps';
@@ -17,23 +18,25 @@ export const httpConnector = defineConnector<HttpConfig, HttpCredentials>({
   credentialsSchema: httpCredentialsSchema,
   steps: { EXPORT: exportStep, DOWNLOAD: downloadStep, LOOKUP: lookupStep, IMPORT: importStep },
   application: (config) => new URL(config.baseUrl).origin,
+  // Through httpCall, as every data call: the same outbound policy and the
+  // same redirect rule (same origin only), since a ping carries the credentials.
   async ping({ config, credentials, signal }) {
     const url = joinUrl(config.baseUrl, config.ping?.path ?? '/');
-    const timeout = AbortSignal.timeout(Math.min(config.timeoutMs ?? 30000, PING_TIMEOUT_CAP_MS));
+    const timeoutMs = Math.min(config.timeoutMs ?? 30000, PING_TIMEOUT_CAP_MS);
     try {
-      const response = await fetch(url, {
-        method: 'GET',
-        headers: requestHeaders(config, credentials),
-        signal: AbortSignal.any([signal, timeout]),
-      });
-      await response.body?.cancel();
-      return response.ok
-        ? { ok: true, message: `HTTP ${response.status}` }
-        : { ok: false, message: `HTTP ${response.status} from ${url.origin}${url.pathname}` };
+      const result = await httpCall({ method: 'GET', url, headers: requestHeaders(config, credentials), timeoutMs, signal });
+      return { ok: true, message: `HTTP ${result.status}` };
     } catch (error) {
-      if (timeout.aborted) return { ok: false, message: `no answer from ${url.origin} within ${PING_TIMEOUT_CAP_MS} ms` };
-      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-      return { ok: false, message: `cannot reach ${url.origin}: ${cause?.code ?? cause?.message ?? String(error)}` };
+      if (signal.aborted || connectorErrorKind(error) === undefined) throw error;
+      const { code, message } = error as ConnectorError;
+      // The status, not the body: a ping's answer is shown to every role.
+      const status = /^HTTP_(\d{3})$/.exec(code);
+      const redirect = status && /\(a redirect[^)]*\)/.exec(message);
+      return {
+        ok: false,
+        code,
+        message: status ? `HTTP ${status[1]} from ${url.origin}${url.pathname}${redirect ? ` ${redirect[0]}` : ''}` : message,
+      };
     }
   },
 });

@@ -31,6 +31,8 @@ export interface CallContext<Config, Credentials> {
 export interface PingResult {
   ok: boolean;
   message?: string;
+  /** When not ok: a short machine code (e.g. HTTP_401, OUTBOUND_DENIED), shown by testConnection. */
+  code?: string;
 }
 
 /** A JSON object: a record, or a step's validated config. */

@@ -19,3 +19,4 @@ export { ConnectorError, RateLimitedError, TransientError, PermanentError, conne
 export type { ConnectorErrorKind } from './errors';
 export { STEP_KINDS } from './stepKind';
 export type { StepKindName } from './stepKind';
+export { outboundFetch } from './outboundFetch';

@@ -16,4 +16,6 @@ export class JobRow {
   @Column('int', { name: 'records_failed' }) recordsFailed!: number;
   /** The source step failed for good: the job ends FAILED once its in-flight records are done. */
   @Column('boolean', { name: 'source_failed', default: false }) sourceFailed!: boolean;
+  /** Its OPEN errors, counted in the transactions that open and close them. */
+  @Column('int', { name: 'open_error_count', default: 0 }) openErrorCount!: number;
 }

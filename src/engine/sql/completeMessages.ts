@@ -5,7 +5,8 @@
  * left finished, and every process's dispatchers woken.
  *
  * The work, its locks and why, are in the function sluice_complete_messages
- * (migrations/1763910000000-CompleteMessagesFunction.ts). It runs as a single
+ * (migrations/1763910000000-CompleteMessagesFunction.ts; its errors'
+ * columns and counters: migrations/1765500000000-FailedRecords.ts). It runs as a single
  * statement, so it is one transaction on its own.
  */
 import type { Outcome } from '../outcome';
@@ -38,7 +39,16 @@ function outcomeJson(outcome: Outcome, n: number): string {
         : JSON.stringify(outcome.followUps.map((f) => ({ connection_id: f.connectionId, step_id: f.stepId, payload: f.payload })));
       const errors = outcome.errors.length === 0
         ? '[]'
-        : JSON.stringify(outcome.errors.map((e) => ({ step_id: e.stepId, code: e.code, message: e.message, record: e.record ?? null })));
+        : JSON.stringify(outcome.errors.map((e) => ({
+          step_id: e.stepId,
+          connection_id: e.connectionId,
+          code: e.code,
+          message: e.message,
+          record: e.record ?? null,
+          attempts: e.attempts,
+          idempotency_key: e.idempotencyKey,
+          retry_of: e.retryOf,
+        })));
       return `${base},"kind":"done","exported":${delta.exported},"succeeded":${delta.succeeded},"failed":${delta.failed},"source_failed":${delta.sourceFailed},"followups":${followUps},"errors":${errors}}`;
     }
     case 'retry':

@@ -37,3 +37,18 @@ export enum JobStatus {
   CANCELED = 'CANCELED',
 }
 registerEnumType(JobStatus, { name: 'JobStatus' });
+
+export enum JobErrorState {
+  OPEN = 'OPEN',
+  RETRIED = 'RETRIED',
+  RESOLVED = 'RESOLVED',
+}
+registerEnumType(JobErrorState, {
+  name: 'JobErrorState',
+  description: 'Where a failed record stands.',
+  valuesConfig: {
+    OPEN: { description: 'Waiting for an operator: retry it, or resolve it.' },
+    RETRIED: { description: 'Its record was sent again (retryJobErrors). A retry that fails again is a new OPEN error.' },
+    RESOLVED: { description: 'Closed by an operator without a retry (resolveJobErrors).' },
+  },
+});

@@ -5,8 +5,10 @@
  * says why); the select lists give the rows the entities' shape.
  */
 import DataLoader from 'dataloader';
-import type { ConnectionRow, FlowRow, StepRow } from '../../database/entities';
-import { connectionColumns, flowColumns, stepColumns, splitJoinedRow } from '../../database/entityColumns';
+import type { ConnectionRow, FlowRow, JobErrorRow, JobRow, StepRow } from '../../database/entities';
+import type { JobErrorStateName } from '../../database/entities/jobError.entity';
+import { connectionColumns, flowColumns, jobColumns, stepColumns, splitJoinedRow } from '../../database/entityColumns';
+import { errorsOfJobs, jobErrorsById, openErrorsOfFlows } from '../jobError/jobErrorReads';
 import type { QueueCounts } from '../connection/queueStats';
 import type { Services } from '../services';
 
@@ -32,8 +34,33 @@ export function createLoaders(services: Services) {
     const { rows } = await sql.query<ConnectionRow>(`SELECT ${connectionColumns('c')} FROM connection c WHERE c.id = ANY($1::uuid[])`, [ids]);
     return byId(ids, rows);
   });
+  // Job.errors(first, state): one loader per argument pair asked for in this request.
+  const errorsOfJob = new Map<string, DataLoader<string, JobErrorRow[]>>();
   return {
     connection,
+    job: new DataLoader<string, JobRow | null>(async (ids) => {
+      const { rows } = await sql.query<JobRow>(`SELECT ${jobColumns('j')} FROM job j WHERE j.id = ANY($1::uuid[])`, [ids]);
+      return byId(ids, rows);
+    }),
+    jobError: new DataLoader<string, JobErrorRow | null>(async (ids) => byId(ids, await jobErrorsById(sql, ids))),
+    /** A job's errors in occurrence order, `first` of them, of one state or all. */
+    errorsOfJob(state: JobErrorStateName | null, first: number): DataLoader<string, JobErrorRow[]> {
+      const key = `${state ?? ''}:${first}`;
+      let loader = errorsOfJob.get(key);
+      if (!loader) {
+        loader = new DataLoader<string, JobErrorRow[]>(async (jobIds) => {
+          const byJob = await errorsOfJobs(sql, jobIds, state, first);
+          return jobIds.map((id) => byJob.get(id) ?? []);
+        });
+        errorsOfJob.set(key, loader);
+      }
+      return loader;
+    },
+    /** A flow's OPEN errors, from its tally. */
+    openErrorsOfFlow: new DataLoader<string, number>(async (ids) => {
+      const counts = await openErrorsOfFlows(sql, ids);
+      return ids.map((id) => counts.get(id) ?? 0);
+    }),
     flow: new DataLoader<string, FlowRow | null>(async (ids) => {
       const { rows } = await sql.query<FlowRow>(`SELECT ${flowColumns('f')} FROM flow f WHERE f.id = ANY($1::uuid[])`, [ids]);
       return byId(ids, rows);

@@ -11,6 +11,7 @@ import { ConnectionRow } from '../../database/entities';
 import { choosePolicy, policyToColumns, type RateLimit } from '../../engine/concurrencyPolicy';
 import type { Logger } from '../../logger';
 import { connectorLogger } from '../../connectors/connectorLogger';
+import { connectorErrorKind, type ConnectorError } from '../../connectors/sdk';
 import { badUserInput, conflict, isWellFormedId, notFound } from '../common/errors';
 import { findOrNotFound } from '../common/ids';
 import { validName } from '../common/names';
@@ -20,6 +21,7 @@ import { poolOf } from '../../database/pool';
 import { inTransaction } from '../../database/transaction';
 import type { Queryable } from '../../engine/sql/queryable';
 import { connectionsWithCounts, type ConnectionWithCounts } from './connectionReads';
+import { configSecretProblems, credentialHeaderProblems } from '../../auth/secretsInConfig';
 import { deleteUnreferencedConnection, insertConnection, renameConnection, setPolicy } from './connectionWrites';
 
 export interface CreateConnection {
@@ -51,6 +53,8 @@ export interface ConnectionTest {
   ok: boolean;
   message: string | null;
   latencyMs: number | null;
+  /** When not ok: the connector's code (OUTBOUND_DENIED, CREDENTIALS_UNREADABLE, HTTP_401, …), when it gave one. */
+  code: string | null;
 }
 
 const TEST_TIMEOUT_MS = 15000;
@@ -186,7 +190,16 @@ export class ConnectionService {
       if (input.config !== undefined) {
         const config = this.validConfig(row.connectorType, input.config);
         const application = this.application(row.connectorType, config);
-        if (application !== row.application) await this.assertApplicationMayChange(tx, row, application);
+        if (application !== row.application) {
+          await this.assertApplicationMayChange(tx, row, application);
+          // Credentials belong to their application: a move without new ones
+          // (or null) would send the stored ones wherever the new config points.
+          if (input.credentials === undefined) {
+            throw badUserInput(
+              `this config moves "${row.name}" from ${row.application} to ${application}: credentials belong to their application, so give new credentials (or credentials: null) in the same input`,
+            );
+          }
+        }
         changes.config = config;
         changes.application = application;
       }
@@ -288,8 +301,8 @@ export class ConnectionService {
   async test(id: string, signal?: AbortSignal): Promise<ConnectionTest> {
     const { row } = await this.get(id);
     const connector = this.connectors.get(row.connectorType);
-    if (!connector) return { ok: false, message: `connector "${row.connectorType}" is not installed`, latencyMs: null };
-    if (!connector.ping) return { ok: true, message: `connector "${row.connectorType}" has no ping; settings are valid`, latencyMs: null };
+    if (!connector) return { ok: false, message: `connector "${row.connectorType}" is not installed`, latencyMs: null, code: 'UNKNOWN_CONNECTOR' };
+    if (!connector.ping) return { ok: true, message: `connector "${row.connectorType}" has no ping; settings are valid`, latencyMs: null, code: null };
     const started = performance.now();
     const timeout = AbortSignal.timeout(TEST_TIMEOUT_MS);
     try {
@@ -299,9 +312,15 @@ export class ConnectionService {
         signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
         logger: connectorLogger(this.logger, { connectionId: row.id, call: 'ping' }),
       });
-      return { ok: result.ok, message: result.message ?? null, latencyMs: Math.round(performance.now() - started) };
+      return {
+        ok: result.ok,
+        message: result.message ?? null,
+        latencyMs: Math.round(performance.now() - started),
+        code: result.ok ? null : typeof result.code === 'string' ? result.code : null,
+      };
     } catch (error) {
-      return { ok: false, message: error instanceof Error ? error.message : String(error), latencyMs: Math.round(performance.now() - started) };
+      const code = connectorErrorKind(error) === undefined ? null : String((error as ConnectorError).code);
+      return { ok: false, message: error instanceof Error ? error.message : String(error), latencyMs: Math.round(performance.now() - started), code };
     }
   }
 
@@ -311,12 +330,18 @@ export class ConnectionService {
   }
 
   private validConfig(type: string, config: unknown): Record<string, unknown> {
+    if (config !== null && typeof config === 'object' && !Array.isArray(config)) {
+      const secrets = configSecretProblems(config as Record<string, unknown>);
+      if (secrets.length > 0) throw badUserInput('config holds what belongs in credentials or cannot be sent', secrets);
+    }
     const result = this.connectors.validateConfig(type, config ?? {});
     if (!result.ok) throw badUserInput(`config does not match the ${type} connector's configSchema`, result.problems);
     return result.value;
   }
 
   private validCredentials(type: string, credentials: unknown): Record<string, unknown> {
+    const unsendable = credentialHeaderProblems(credentials);
+    if (unsendable.length > 0) throw badUserInput('credentials cannot be sent as HTTP headers', unsendable);
     const result = this.connectors.validateCredentials(type, credentials);
     // Name the problems but never echo the values: they are secrets.
     if (!result.ok) throw badUserInput(`credentials do not match the ${type} connector's credentialsSchema`, result.problems);

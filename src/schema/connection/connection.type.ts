@@ -59,6 +59,11 @@ export class ConnectionTestResult {
   @Field() ok!: boolean;
   @Field(() => String, { nullable: true }) message!: string | null;
   @Field(() => Int, { nullable: true }) latencyMs!: number | null;
+  @Field(() => String, {
+    nullable: true,
+    description: 'When not ok, a machine code where there is one: OUTBOUND_DENIED, CREDENTIALS_UNREADABLE, HTTP_<status>, TIMEOUT, NETWORK.',
+  })
+  code!: string | null;
 }
 
 @ObjectType({ ...PLAIN_FIELDS, description: "A snapshot of one connection's queue, streamed by the queueSize subscription." })

@@ -102,6 +102,11 @@ export class FlowResolver {
   ): Promise<Job[]> {
     return (await ctx.services.jobs.list({ flowId: flow.id, status, first })).map(Job.from);
   }
+
+  @FieldResolver(() => Int, { description: 'OPEN errors of all its jobs.' })
+  openErrorCount(@Root() flow: Flow, @Ctx() ctx: RequestContext): Promise<number> {
+    return ctx.loaders.openErrorsOfFlow.load(flow.id);
+  }
 }
 
 @Resolver(() => Step)

@@ -1,7 +1,8 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { RequestContext } from '../common/context';
-import { JobStatus } from '../common/enums';
-import { Flow, Step } from '../flow/flow.type';
+import { JobErrorState, JobStatus } from '../common/enums';
+import { validFirst } from './job.service';
+import { Flow } from '../flow/flow.type';
 import { Job, JobError } from './job.type';
 
 @Resolver(() => Job)
@@ -40,22 +41,14 @@ export class JobResolver {
     return Flow.from(row);
   }
 
-  @FieldResolver(() => [JobError])
+  @FieldResolver(() => [JobError], { description: 'In occurrence order; `state` narrows them.' })
   async errors(
     @Root() job: Job,
     @Arg('first', () => Int, { nullable: true, defaultValue: 50 }) first: number,
+    @Arg('state', () => JobErrorState, { nullable: true }) state: JobErrorState | null,
     @Ctx() ctx: RequestContext,
   ): Promise<JobError[]> {
-    return (await ctx.services.jobs.errors(job.id, first)).map(JobError.from);
-  }
-}
-
-@Resolver(() => JobError)
-export class JobErrorResolver {
-  @FieldResolver(() => Step, { nullable: true })
-  async step(@Root() error: JobError, @Ctx() ctx: RequestContext): Promise<Step | null> {
-    if (error.stepId === null) return null;
-    const row = await ctx.loaders.step.load(error.stepId);
-    return row ? Step.from(row) : null;
+    const rows = await ctx.loaders.errorsOfJob(state, validFirst(first, 50)).load(job.id);
+    return rows.map(JobError.from);
   }
 }

@@ -1,7 +1,7 @@
 /** Jobs: one run of a flow. The engine moves them along; the API starts, reads and cancels them. */
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import { FlowRow, JobErrorRow, JobRow, StepRow } from '../../database/entities';
+import { FlowRow, JobRow, StepRow } from '../../database/entities';
 import type { JobStatusName } from '../../database/entities/job.entity';
 import { badUserInput, isWellFormedId, notFound } from '../common/errors';
 import { findOrNotFound } from '../common/ids';
@@ -11,7 +11,7 @@ import { enqueueMessages } from '../../engine/sql/enqueueMessages';
 import { firstSourcePayload } from '../../engine/message';
 import { typeormQueryable } from '../../database/typeormQueryable';
 import { poolOf } from '../../database/pool';
-import { jobColumns, jobErrorColumns } from '../../database/entityColumns';
+import { jobColumns } from '../../database/entityColumns';
 import type { Queryable } from '../../engine/sql/queryable';
 
 /** The most rows one list field returns: a bound on what one request can ask for. */
@@ -54,15 +54,6 @@ export class JobService {
     );
     // A job names its flow (foreign key), so only an empty list leaves the flow's existence to check.
     if (rows.length === 0 && flowId !== null) await findOrNotFound(this.db.manager, FlowRow, 'flow', flowId);
-    return rows;
-  }
-
-  /** Oldest first. */
-  async errors(jobId: string, first: number | null | undefined): Promise<JobErrorRow[]> {
-    const { rows } = await this.sql.query<JobErrorRow>(
-      `SELECT ${jobErrorColumns('e')} FROM job_error e WHERE e.job_id = $1 ORDER BY e.occurred_at, e.id LIMIT $2`,
-      [jobId, validFirst(first, 50)],
-    );
     return rows;
   }
 

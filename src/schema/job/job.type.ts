@@ -1,9 +1,11 @@
 import { Field, ID, Int, ObjectType } from 'type-graphql';
-import type { JobErrorRow, JobRow } from '../../database/entities';
+import type { JobRow } from '../../database/entities';
 import { JobStatus } from '../common/enums';
-import { DateTimeScalar, JSONScalar } from '../common/scalars';
+import { DateTimeScalar } from '../common/scalars';
 import { Flow, Step } from '../flow/flow.type';
 import { PLAIN_FIELDS } from '../common/plainFields';
+
+export { JobError } from '../jobError/jobError.type';
 
 @ObjectType({ ...PLAIN_FIELDS, description: 'One run of a flow.' })
 export class Job {
@@ -14,7 +16,14 @@ export class Job {
   @Field(() => DateTimeScalar, { nullable: true }) finishedAt!: Date | null;
   @Field(() => Int, { description: 'Records read by the source step.' }) recordsExported!: number;
   @Field(() => Int, { description: 'Records that passed every step.' }) recordsSucceeded!: number;
-  @Field(() => Int, { description: 'Records that stopped at a step with an error.' }) recordsFailed!: number;
+  @Field(() => Int, {
+    description:
+      'Records that stopped at a step with an error (OPEN or RESOLVED). A job whose source step finished is COMPLETED even when some ' +
+      'records failed; FAILED means the source step itself failed for good. A retried record leaves this count and counts again by ' +
+      'its new outcome; a finished job always has recordsExported = recordsSucceeded + recordsFailed.',
+  })
+  recordsFailed!: number;
+  @Field(() => Int) openErrorCount!: number;
 
   flowId!: string;
 
@@ -28,29 +37,8 @@ export class Job {
       recordsExported: row.recordsExported,
       recordsSucceeded: row.recordsSucceeded,
       recordsFailed: row.recordsFailed,
+      openErrorCount: row.openErrorCount,
       flowId: row.flowId,
-    });
-  }
-}
-
-@ObjectType(PLAIN_FIELDS)
-export class JobError {
-  @Field(() => ID) id!: string;
-  @Field() message!: string;
-  @Field({ description: 'e.g. HTTP_404, TIMEOUT, RATE_LIMITED, INVALID_RECORD' }) code!: string;
-  @Field(() => JSONScalar, { nullable: true }) record!: unknown;
-  @Field(() => DateTimeScalar) occurredAt!: Date;
-
-  stepId!: string | null;
-
-  static from(row: JobErrorRow): JobError {
-    return Object.assign(new JobError(), {
-      id: row.id,
-      message: row.message,
-      code: row.code,
-      record: row.record,
-      occurredAt: row.occurredAt,
-      stepId: row.stepId,
     });
   }
 }

@@ -51,7 +51,7 @@ async function jobStream(ctx: RequestContext, jobId: string): Promise<EventStrea
   const unwatch: (() => void)[] = [];
   const stream = new EventStream<JobRow>(() => unwatch.forEach((u) => u()));
   const emit = (job: JobRow): void => {
-    const key = `${job.status}/${job.recordsExported}/${job.recordsSucceeded}/${job.recordsFailed}`;
+    const key = `${job.status}/${job.recordsExported}/${job.recordsSucceeded}/${job.recordsFailed}/${job.openErrorCount}`;
     if (key === shown) return;
     shown = key;
     stream.push(job);

@@ -121,13 +121,22 @@ export class TokenService {
     return true;
   }
 
-  /** BOOTSTRAP_ADMIN_TOKEN: a live ADMINISTER token with this secret exists after start. */
-  async ensureBootstrapAdmin(secret: string): Promise<void> {
+  /**
+   * BOOTSTRAP_ADMIN_TOKEN: a live ADMINISTER token with this secret exists
+   * after start — unless a token with this secret was revoked: a revocation
+   * is for good, a restart does not undo it ('revoked': the caller warns).
+   */
+  async ensureBootstrapAdmin(secret: string): Promise<'live' | 'revoked'> {
+    const hash = hashSecret(secret);
     await this.sql.query(
       `INSERT INTO api_token (id, name, role, secret_hash, created_at)
        VALUES ($1, 'bootstrap-admin', 'ADMINISTER', $2, now())
-       ON CONFLICT (secret_hash) DO UPDATE SET role = 'ADMINISTER', revoked_at = NULL`,
-      [randomUUID(), hashSecret(secret)],
+       ON CONFLICT (secret_hash) DO UPDATE SET role = 'ADMINISTER' WHERE api_token.revoked_at IS NULL`,
+      [randomUUID(), hash],
     );
+    const { rows } = await this.sql.query<{ revoked: boolean }>(`SELECT revoked_at IS NOT NULL AS revoked FROM api_token WHERE secret_hash = $1`, [
+      hash,
+    ]);
+    return rows[0]?.revoked ? 'revoked' : 'live';
   }
 }
