@@ -81,6 +81,39 @@ describe('the console: connections and flows', () => {
     expect(errors).toEqual([]);
   });
 
+  it('cancels a running job from its flow’s page', async () => {
+    const held = gate();
+    const slow = await startRecordingApi({
+      orders: ORDERS,
+      override: async (req, res) => {
+        if (!req.path.startsWith('/import')) return false;
+        await held.wait;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{}');
+        return true;
+      },
+    });
+    try {
+      const connectionId = await createHttpConnection(s, slow.url, { name: 'slow-api', concurrencyLevel: 1, autoRecoverRateLimitErrors: false });
+      const flowId = await createExportImportFlow(s, connectionId);
+      const { page, errors } = await browser.open(s.url);
+      await signIn(page, s.adminSecret);
+      await page.goto(`${s.url}/#/flows/${flowId}`);
+      await page.getByRole('button', { name: 'Run' }).click();
+      const job = page.getByRole('row', { name: /^Job / }).first();
+      await eventually(async () => (await job.locator('td').nth(1).textContent()) ?? '', (t) => t === 'RUNNING', 'the job RUNNING');
+      await job.getByRole('button', { name: 'Cancel' }).click();
+      await eventually(async () => (await job.locator('td').nth(1).textContent()) ?? '', (t) => t === 'CANCELED', 'the job CANCELED');
+      const jobs = await s.ok<{ flow: { jobs: { status: string }[] } }>(`query($id: ID!) { flow(id: $id) { jobs { status } } }`, { id: flowId });
+      expect(jobs.flow.jobs.map((j) => j.status)).toEqual(['CANCELED']);
+      expect(await job.getByRole('button', { name: 'Cancel' }).count()).toBe(0);
+      expect(errors).toEqual([]);
+    } finally {
+      held.open();
+      await slow.close();
+    }
+  });
+
   it('sets a level, auto-recovery with a target, and borrowing from the connection page, as the API then reads them', async () => {
     const a = await createHttpConnection(s, other.url, { name: 'crm-a', concurrencyLevel: 2, autoRecoverRateLimitErrors: false });
     const b = await createHttpConnection(s, other.url, { name: 'crm-b', concurrencyLevel: 2, autoRecoverRateLimitErrors: false });

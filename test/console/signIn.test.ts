@@ -138,7 +138,7 @@ describe('the console: signing in and roles', () => {
     expect(errors).toEqual([]);
   });
 
-  it('serves the API explorer at /graphql with the console token: it loads the schema and runs a query', async () => {
+  it('serves the API explorer at /graphql with the console token: it loads the schema, runs a query and a subscription', async () => {
     const { page, errors } = await browser.open(s.url);
     await signIn(page, s.adminSecret);
     await page.getByRole('link', { name: 'API explorer' }).click();
@@ -150,6 +150,15 @@ describe('the console: signing in and roles', () => {
     await page.locator('.graphiql-doc-explorer').getByText('Query', { exact: true }).first().waitFor();
     await page.locator('.graphiql-doc-explorer').getByText('Subscription', { exact: true }).first().waitFor();
     await screenshot(page, 'explorer');
+
+    // A subscription runs over graphql-ws with the same token: the first queueSize event shows.
+    await page.evaluate(
+      `document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.setValue(${JSON.stringify(
+        `subscription { queueSize(connectionIds: ["${connectionId}"]) { connectionId queueSize inFlight } }`,
+      )})`,
+    );
+    await page.getByRole('button', { name: /Execute query/ }).click();
+    await page.locator('.result-window').getByText(`"connectionId": "${connectionId}"`).waitFor();
     expect(errors).toEqual([]);
     expect(flowId).not.toBe('');
   });
