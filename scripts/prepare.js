@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
- * `prepare`: what `npm install` runs after installing. It builds dist/ once,
- * so that `npm start` runs the built server and never compiles on a start.
+ * `prepare`: what `npm install` runs after installing. It builds dist/ and the
+ * web console (console/dist) once, so that `npm start` runs the built server
+ * and never compiles on a start.
  *
  * A production install (`npm ci --omit=dev`) has no TypeScript: there the
  * dist/ that came with the package is used as it is, and a missing one is a
@@ -34,5 +35,8 @@ if (tsc === null) {
   process.exit(1);
 }
 
-const result = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
-process.exit(result.status ?? 1);
+const server = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+if (server.status !== 0) process.exit(server.status ?? 1);
+// The web console (console/, a workspace) is built by the same install, so `GET /` serves it.
+const consoleBuild = spawnSync('npm', ['run', 'console:build'], { cwd: root, stdio: 'inherit' });
+process.exit(consoleBuild.status ?? 1);

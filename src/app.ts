@@ -22,6 +22,7 @@ import { openDatabase, type Database } from './database/database';
 import { DatabaseHealth } from './database/databaseHealth';
 import { openPort, type OpenPort } from './http/probes';
 import { openWholePool } from './database/openWholePool';
+import { loadConsoleBundle } from './http/consoleBundle';
 import { startHttpServer, type RunningHttpServer } from './http/server';
 import { RequestsInProgress } from './http/requestsInProgress';
 import type { Logger } from './logger';
@@ -151,6 +152,7 @@ async function startOnPort(
       logger,
       metrics,
       serveApi: config.role !== 'worker',
+      console: config.role !== 'worker' ? loadConsoleBundle() : null,
       connectionInitTimeoutMs: config.connectionInitTimeoutMs,
       onGraphqlServed: sharing ? (ms) => sharing.apiRequestServed(ms) : undefined,
       graphqlInProgress,

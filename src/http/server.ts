@@ -10,6 +10,7 @@ import { ApolloServer, HeaderMap, type ApolloServerPlugin, type BaseContext } fr
 import {
   ApolloServerPluginCacheControlDisabled,
   ApolloServerPluginInlineTraceDisabled,
+  ApolloServerPluginLandingPageDisabled,
   ApolloServerPluginSchemaReportingDisabled,
   ApolloServerPluginUsageReportingDisabled,
 } from '@apollo/server/plugin/disabled';
@@ -23,6 +24,7 @@ import { badUserInput, unauthenticated } from '../schema/common/errors';
 import { createLoaders } from '../schema/common/loaders';
 import type { Services } from '../schema/services';
 import { viewerFor } from './authenticate';
+import { serveConsole, wantsExplorer, type ConsoleBundle } from './consoleBundle';
 import { credentialEchoPlugin, withoutCredentialEchoes } from './credentialEchoes';
 import { requestSizeRule } from './requestLimits';
 import type { RequestsInProgress } from './requestsInProgress';
@@ -46,6 +48,8 @@ export interface HttpServerOptions {
   isHealthy: () => Promise<boolean>;
   /** false for ROLE=worker: only the probes and /metrics are served. */
   serveApi: boolean;
+  /** The web console served at GET / and the explorer at GET /graphql for browsers (consoleBundle.ts); none for ROLE=worker. */
+  console?: ConsoleBundle | null;
   /** A socket that never sends connection_init is closed (4408) after this. */
   connectionInitTimeoutMs: number;
   /** Told how long each GraphQL request over HTTP took, request to response finished (the engine's API share). */
@@ -106,7 +110,7 @@ const noStore: ApolloServerPlugin<RequestContext> = {
 
 /**
  * Apollo's features Sluice does not use, off explicitly: cache hints (noStore
- * above keeps the header), and reporting to Apollo's cloud (usage, schema,
+ * above keeps the header), its landing page, and reporting to Apollo's cloud (usage, schema,
  * traces), which an APOLLO_KEY in the environment would otherwise switch on
  * and which could carry operation variables out of the process.
  */
@@ -115,6 +119,8 @@ const UNUSED_APOLLO_FEATURES = [
   ApolloServerPluginUsageReportingDisabled(),
   ApolloServerPluginSchemaReportingDisabled(),
   ApolloServerPluginInlineTraceDisabled(),
+  // Its landing page loads Apollo Sandbox from a CDN; browsers get the console's explorer instead (consoleBundle.ts).
+  ApolloServerPluginLandingPageDisabled(),
 ];
 
 class BodyTooLarge extends Error {}
@@ -242,13 +248,17 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       }
     });
     const handle = async (): Promise<void> => {
-      if (url.pathname === '/graphql' && options.serveApi) {
+      if (url.pathname === '/graphql' && options.serveApi && options.console && wantsExplorer(req, url)) {
+        if (!serveConsole(options.console, req, res, url)) send(res, 404, JSON.stringify({ error: 'not found' }));
+      } else if (url.pathname === '/graphql' && options.serveApi) {
         if (req.method !== 'GET' && req.method !== 'POST') {
           res.setHeader('allow', 'GET, POST');
           send(res, 405, JSON.stringify({ errors: [{ message: 'use GET or POST on /graphql' }] }));
           return;
         }
         await handleGraphql(req, res, url);
+      } else if (options.serveApi && options.console && serveConsole(options.console, req, res, url)) {
+        // answered by the console
       } else {
         send(res, 404, JSON.stringify({ error: 'not found' }));
       }
