@@ -1,4 +1,8 @@
-/** Every migration, in order. Append-only: never edit one that has landed. */
+/**
+ * Every migration, in order. Append-only: never edit one that has landed.
+ * Stored functions are not migrations: src/engine/sql/functions/*.sql, applied
+ * after these by src/database/sqlFunctions.ts.
+ */
 import { Foundation1763890000000 } from './1763890000000-Foundation';
 import { QueueEngine1763900000000 } from './1763900000000-QueueEngine';
 import { CompleteMessagesFunction1763910000000 } from './1763910000000-CompleteMessagesFunction';
@@ -9,6 +13,7 @@ import { RateLimitEpisodes1763950000000 } from './1763950000000-RateLimitEpisode
 import { ClaimSkipsLockedReservations1763960000000 } from './1763960000000-ClaimSkipsLockedReservations';
 import { StartOnEnqueue1763970000000 } from './1763970000000-StartOnEnqueue';
 import { ClaimReadsTheHead1763980000000 } from './1763980000000-ClaimReadsTheHead';
+import { SqlFunctionFiles1765400000000 } from './1765400000000-SqlFunctionFiles';
 
 export const migrations = [
   Foundation1763890000000,
@@ -21,4 +26,5 @@ export const migrations = [
   ClaimSkipsLockedReservations1763960000000,
   StartOnEnqueue1763970000000,
   ClaimReadsTheHead1763980000000,
+  SqlFunctionFiles1765400000000,
 ];

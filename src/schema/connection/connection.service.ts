@@ -18,7 +18,7 @@ import { LOCK_BORROW_GRAPH, lockBorrowGraph, moveSubtreeToQueueOwner, subtreeIds
 import { typeormQueryable } from '../../database/typeormQueryable';
 import { poolOf } from '../../database/pool';
 import { inTransaction } from '../../database/transaction';
-import type { Queryable } from '../../engine/sql/queryable';
+import type { Queryable } from '../../database/queryable';
 import { connectionsWithCounts, type ConnectionWithCounts } from './connectionReads';
 import { deleteUnreferencedConnection, insertConnection, renameConnection, setPolicy } from './connectionWrites';
 

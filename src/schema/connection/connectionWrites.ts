@@ -9,7 +9,7 @@
 import type { ConnectionRow } from '../../database/entities';
 import { connectionColumns } from '../../database/entityColumns';
 import type { PolicyColumns } from '../../engine/concurrencyPolicy';
-import type { Queryable } from '../../engine/sql/queryable';
+import type { Queryable } from '../../database/queryable';
 import { QUEUE_CHANNEL } from '../../engine/sql/enqueueMessages';
 
 /** A new connection, every column given; one autocommitted statement. */

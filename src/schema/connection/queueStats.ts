@@ -3,7 +3,7 @@
  * triggers keep (src/engine/sql/queueTally.ts): exact, and cheap at any
  * queue length. One statement for any number of owners.
  */
-import type { Queryable } from '../../engine/sql/queryable';
+import type { Queryable } from '../../database/queryable';
 import { queueTallies } from '../../engine/sql/queueTally';
 
 export interface QueueCounts {

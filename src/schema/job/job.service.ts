@@ -12,7 +12,7 @@ import { firstSourcePayload } from '../../engine/message';
 import { typeormQueryable } from '../../database/typeormQueryable';
 import { poolOf } from '../../database/pool';
 import { jobColumns, jobErrorColumns } from '../../database/entityColumns';
-import type { Queryable } from '../../engine/sql/queryable';
+import type { Queryable } from '../../database/queryable';
 
 /** The most rows one list field returns: a bound on what one request can ask for. */
 export const MAX_PAGE = 500;
