@@ -9,7 +9,7 @@ import type { DataSource } from 'typeorm';
 import { createDataSource } from '../../ormconfig';
 import type { DatabaseSource } from '../config';
 import type { Logger } from '../logger';
-import { engineFunctionFiles } from '../engine/sql/functionFiles';
+import { engineFunctionFiles } from '../engine';
 import { EmbeddedPostgres } from './embeddedPostgres';
 import { applySqlFunctions } from './sqlFunctions';
 

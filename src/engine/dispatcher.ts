@@ -22,7 +22,7 @@ import type { ClaimedMessage } from './message';
 import { HandOffs, REPORT_DELAY_MS } from './handOffs';
 import { asksToSlowDown, type Outcome } from './outcome';
 import type { AbortReason } from './runMessage';
-import { claimMessages } from './sql/claimMessages';
+import * as store from './store';
 
 export interface DispatcherDeps {
   pool: Pool;
@@ -195,7 +195,7 @@ export class QueueDispatcher {
         const sent = this.handOffs.nextClaim(this.stopped);
         let claimed: ClaimedMessage[];
         try {
-          const claim = await claimMessages(this.deps.pool, this.ownerId, Math.max(0, room), this.deps.leaseMs, { finished, ...sent.report });
+          const claim = await store.claim(this.deps.pool, this.ownerId, Math.max(0, room), this.deps.leaseMs, { finished, ...sent.report });
           const answer = this.handOffs.claimed(sent, claim, finished, this.stopped);
           claimed = answer.start;
           if (answer.again) this.again = true;

@@ -15,7 +15,7 @@
  * messages to start), or `claimFailed()` puts the report back for the next.
  */
 import type { ClaimedMessage } from './message';
-import type { Claim, ClaimReport } from './sql/claimMessages';
+import type { Claim, ClaimReport } from './store';
 
 /**
  * Reservations a dispatcher holds (at most the level). Enough for the calls

@@ -8,7 +8,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import type { CredentialCipher } from '../../auth/credentialCipher';
 import type { ConnectorRegistry } from '../../connectors/registry';
 import { ConnectionRow } from '../../database/entities';
-import { choosePolicy, policyToColumns, type RateLimit } from '../../engine/concurrencyPolicy';
+import { choosePolicy, policyToColumns, type RateLimit } from '../../engine';
 import type { Logger } from '../../logger';
 import { connectorLogger } from '../../connectors/connectorLogger';
 import { badUserInput, conflict, isWellFormedId, notFound } from '../common/errors';
