@@ -1,4 +1,8 @@
-/** Every migration, in order. Append-only: never edit one that has landed. */
+/**
+ * Every migration, in order. Append-only: never edit one that has landed.
+ * Stored functions are not migrations: src/engine/sql/functions/*.sql, applied
+ * after these by src/database/sqlFunctions.ts.
+ */
 import { Foundation1763890000000 } from './1763890000000-Foundation';
 import { QueueEngine1763900000000 } from './1763900000000-QueueEngine';
 import { CompleteMessagesFunction1763910000000 } from './1763910000000-CompleteMessagesFunction';
@@ -10,6 +14,7 @@ import { ClaimSkipsLockedReservations1763960000000 } from './1763960000000-Claim
 import { StartOnEnqueue1763970000000 } from './1763970000000-StartOnEnqueue';
 import { ClaimReadsTheHead1763980000000 } from './1763980000000-ClaimReadsTheHead';
 import { CredentialsKeyCheck1765200000000 } from './1765200000000-CredentialsKeyCheck';
+import { SqlFunctionFiles1765400000000 } from './1765400000000-SqlFunctionFiles';
 import { FailedRecords1765500000000 } from './1765500000000-FailedRecords';
 
 export const migrations = [
@@ -24,5 +29,6 @@ export const migrations = [
   StartOnEnqueue1763970000000,
   ClaimReadsTheHead1763980000000,
   CredentialsKeyCheck1765200000000,
+  SqlFunctionFiles1765400000000,
   FailedRecords1765500000000,
 ];

@@ -35,7 +35,8 @@ if (tsc === null) {
   process.exit(1);
 }
 
-const server = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+// `npm run build`: tsc, and the engine's .sql files copied beside the compiled code.
+const server = spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
 if (server.status !== 0) process.exit(server.status ?? 1);
 // The web console (console/, a workspace) is built by the same install, so `GET /` serves it.
 const consoleBuild = spawnSync('npm', ['run', 'console:build'], { cwd: root, stdio: 'inherit' });

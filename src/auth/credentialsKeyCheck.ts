@@ -9,7 +9,7 @@
  * has credentials but no row: one stored credential is opened first, so the
  * first start after the upgrade cannot write a check value with a wrong key.
  */
-import type { Queryable } from '../engine/sql/queryable';
+import type { Queryable } from '../database/queryable';
 import { StartRefusedError } from '../startRefused';
 import type { CredentialCipher } from './credentialCipher';
 

@@ -16,7 +16,7 @@
  * stays). A plugin connection's config is the plugin's: Sluice cannot know
  * where its secret belongs, so it is only warned about.
  */
-import type { Queryable } from '../engine/sql/queryable';
+import type { Queryable } from '../database/queryable';
 import type { Logger } from '../logger';
 import { StartRefusedError } from '../startRefused';
 import type { CredentialCipher } from './credentialCipher';

@@ -9,7 +9,9 @@ import type { DataSource } from 'typeorm';
 import { createDataSource } from '../../ormconfig';
 import type { DatabaseSource } from '../config';
 import type { Logger } from '../logger';
+import { engineFunctionFiles } from '../engine';
 import { EmbeddedPostgres } from './embeddedPostgres';
+import { applySqlFunctions } from './sqlFunctions';
 import { waitForDatabase } from './waitForDatabase';
 
 export interface OpenOptions {
@@ -44,8 +46,10 @@ async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
 }
 
 /**
- * Runs pending migrations while holding a session advisory lock, so that
- * several processes starting at once against one database migrate it once.
+ * Runs pending migrations, then the repeatable step that brings the stored
+ * functions up to their files (sqlFunctions.ts), while holding a session
+ * advisory lock, so that several processes starting at once against one
+ * database migrate it once.
  */
 export async function migrate(dataSource: DataSource, url: string, logger: Logger): Promise<void> {
   const lock = new Client({ connectionString: url });
@@ -54,6 +58,7 @@ export async function migrate(dataSource: DataSource, url: string, logger: Logge
     await lock.query('SELECT pg_advisory_lock(hashtext($1))', [MIGRATION_LOCK_KEY]);
     const applied = await dataSource.runMigrations({ transaction: 'all' });
     for (const m of applied) logger.info({ migration: m.name }, 'migration applied');
+    for (const name of await applySqlFunctions(lock, engineFunctionFiles())) logger.info({ function: name }, 'stored function applied');
   } finally {
     await lock.query('SELECT pg_advisory_unlock(hashtext($1))', [MIGRATION_LOCK_KEY]).catch(() => undefined);
     await lock.end();

@@ -11,7 +11,7 @@
 import type { Pool } from 'pg';
 import type { DataSource } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
-import type { Queryable } from '../engine/sql/queryable';
+import type { Queryable } from './queryable';
 
 export function poolOf(db: DataSource): Queryable {
   return pgPoolOf(db);

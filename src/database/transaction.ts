@@ -7,7 +7,7 @@
  * statements; the transaction opened by its BEGIN lasts past its end).
  */
 import type { Pool, PoolClient } from 'pg';
-import type { Queryable } from '../engine/sql/queryable';
+import type { Queryable } from './queryable';
 
 export async function inTransaction<T>(pool: Queryable, work: (tx: Queryable) => Promise<T>, first?: string): Promise<T> {
   const client: PoolClient = await (pool as Pool).connect();

@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import type { Queryable } from '../engine/sql/queryable';
+import type { Queryable } from './queryable';
 
 /**
  * Lets an API transaction (a TypeORM EntityManager) run the engine's

@@ -8,7 +8,7 @@ import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { connectorErrorKind } from '../connectors/sdk';
 import { tracer, tracingOn } from '../tracing';
 import type { ClaimedMessage } from './message';
-import type { PlannedStep } from './sql/loadJobPlan';
+import type { PlannedStep } from './store';
 
 export async function callSpan<T>(message: ClaimedMessage, step: PlannedStep, connectorType: string, run: () => Promise<T>): Promise<T> {
   if (!tracingOn()) return run();

@@ -8,7 +8,8 @@
 import type { Pool } from 'pg';
 import type { Logger } from '../logger';
 import type { Outcome } from './outcome';
-import { completeMessages, type CompletionResult } from './sql/completeMessages';
+import * as store from './store';
+import type { CompletionResult } from './store';
 
 const MAX_BATCH = 1000;
 const RETRY_DELAY_MS = 500;
@@ -81,6 +82,6 @@ export class CompletionBatch {
   }
 
   private commit(batch: Outcome[]): Promise<CompletionResult> {
-    return completeMessages(this.pool, batch);
+    return store.complete(this.pool, batch);
   }
 }

@@ -10,19 +10,22 @@
  * ended call's outcome commits only after that report, so that no commit
  * frees the slot twice.
  *
- * Modes: idle (nothing claimed, not pumping) → pumping (a claim in flight;
- * wakes meanwhile set `again`, so claims coalesce) → idle or, once stop() is
- * called, stopped (claims nothing more and gives its reservations back;
- * running calls go on until the engine drains or aborts them, and their
- * hand-off reports still go out).
+ * When it claims is decided by a pure reducer (claimPump.ts: modes idle,
+ * claiming, heldBack; whether the queue may have work; stopping), fed
+ * every event here and changed by nothing else; this class performs its
+ * effects (a claim, a wake later) and counts how many a claim asks for.
+ * Once stop() is called it claims nothing more and gives its reservations
+ * back; running calls go on until the engine drains or aborts them, and
+ * their hand-off reports still go out.
  */
 import type { Pool } from 'pg';
 import type { Logger } from '../logger';
+import { INITIAL_PUMP_STATE, pumpReducer, type PumpEffect, type PumpEvent, type PumpState } from './claimPump';
 import type { ClaimedMessage } from './message';
 import { HandOffs, REPORT_DELAY_MS } from './handOffs';
 import { asksToSlowDown, type Outcome } from './outcome';
 import type { AbortReason } from './runMessage';
-import { claimMessages } from './sql/claimMessages';
+import * as store from './store';
 
 export interface DispatcherDeps {
   pool: Pool;
@@ -64,31 +67,18 @@ export class QueueDispatcher {
   /** Calls that ended whose slots the database has not been told about yet: the next claim tells it. */
   private finished: ClaimedMessage[] = [];
   private readonly handOffs = new HandOffs();
-  private pumping = false;
-  private again = false;
   /**
-   * Whether the queue may hold messages ready to start: false once a claim
-   * says the queue is drained, true again on any wake (a NOTIFY, a poll, the
-   * end of a pause or a backoff). While it is false a call's end claims
-   * nothing: such a claim would only report the freed slot of an empty
-   * queue, a wasted round trip, and on an idle queue it used to be in flight
-   * just when the next message's NOTIFY arrived, which then waited behind it
-   * (`npm run bench -- latency`). The slot is freed by the outcome's commit
-   * or reported by the next claim, whichever comes first.
+   * When to claim (claimPump.ts), changed only by `feed`. While a pause is
+   * being recorded (a call drew a rate limit, or a used-up limit) no claim
+   * goes out: it would read the level and the pause from before the rate
+   * limit, start calls into the same limit, and allow hand-offs at the old
+   * level (`npm run bench -- hiddenConcurrency` with BENCH_ENDPOINT_TRACE: a
+   * second 429 right after each failed probe, taking the ceiling one below
+   * the limit). While the queue is drained a call's end claims nothing
+   * (`npm run bench -- latency`: that claim was in flight just when the next
+   * message's NOTIFY arrived, which then waited behind it).
    */
-  private mayHaveWork = true;
-  private stopped = false;
-  /**
-   * Calls that drew a rate limit (or a used-up limit) whose pause is being
-   * recorded. No claim goes out meanwhile: it would read the level and the
-   * pause from before the rate limit, start calls into the same limit, and
-   * allow hand-offs at the old level (`npm run bench -- hiddenConcurrency`
-   * with BENCH_ENDPOINT_TRACE: a second 429 right after each failed probe,
-   * taking the ceiling one below the limit).
-   */
-  private recordingPauses = 0;
-  /** A claim was held back by a pause being recorded: it goes out once that is done. */
-  private claimHeldBack = false;
+  private pump: PumpState = INITIAL_PUMP_STATE;
   private idleWaiters: (() => void)[] = [];
 
   constructor(
@@ -122,8 +112,7 @@ export class QueueDispatcher {
   }
 
   wake(): void {
-    this.mayHaveWork = true;
-    this.pumpSoon();
+    this.feed({ type: 'woken', hasReport: this.hasReport });
   }
 
   /**
@@ -133,7 +122,7 @@ export class QueueDispatcher {
    * then it goes back to its queue, at its place, for a claim.
    */
   startedOnEnqueue(message: ClaimedMessage): void {
-    if (this.stopped || this.recordingPauses > 0 || this.room <= 0) {
+    if (this.pump.stopping || this.pump.pausesBeingRecorded > 0 || this.room <= 0) {
       void this.deps.complete({ kind: 'release', message });
       return;
     }
@@ -148,7 +137,7 @@ export class QueueDispatcher {
    * until some other wake.
    */
   private slotFreed(): void {
-    if (this.mayHaveWork || this.handOffs.held > 0) this.pumpSoon();
+    this.feed({ type: 'slotFreed', holdsReservations: this.handOffs.held > 0, hasReport: this.hasReport });
   }
 
   /**
@@ -168,61 +157,78 @@ export class QueueDispatcher {
 
   /** What the next claim must tell the database even if nothing else is to be done. */
   private get hasReport(): boolean {
-    return this.finished.length > 0 || this.handOffs.unreported > 0 || (this.stopped && this.handOffs.held > 0);
+    return this.reportWhen(this.pump.stopping);
   }
 
-  private pumpSoon(): void {
-    if (this.stopped && !this.hasReport) return;
-    if (this.pumping) {
-      this.again = true;
+  /** hasReport, as it is once stopping when `stopping`. */
+  private reportWhen(stopping: boolean): boolean {
+    return this.finished.length > 0 || this.handOffs.unreported > 0 || (stopping && this.handOffs.held > 0);
+  }
+
+  /** The only way the claim decisions change: the reducer's next state, then its effects. */
+  private feed(event: PumpEvent): void {
+    const step = pumpReducer(this.pump, event);
+    this.pump = step.state;
+    for (const effect of step.effects) this.perform(effect);
+  }
+
+  private perform(effect: PumpEffect): void {
+    switch (effect.type) {
+      case 'claim':
+        void this.claim();
+        return;
+      case 'wakeIn':
+        this.wakeIn(effect.ms);
+        return;
+      case 'retryLater':
+        setTimeout(() => this.wake(), CLAIM_RETRY_MS).unref();
+        return;
+      default: {
+        const unreachable: never = effect;
+        throw new Error(`unknown pump effect ${JSON.stringify(unreachable)}`);
+      }
+    }
+  }
+
+  /** Something to tell the database, or room for more: a claim, now or after the one in flight. */
+  private claimSoon(): void {
+    this.feed({ type: 'claimWanted', hasReport: this.hasReport });
+  }
+
+  /** One claim (the pump's `claim` effect); its answer is fed back, whatever it is. */
+  private async claim(): Promise<void> {
+    const stopping = this.pump.stopping;
+    const room = stopping ? 0 : this.room;
+    if (room <= 0 && !this.hasReport) {
+      this.feed({ type: 'nothingToClaim' });
       return;
     }
-    void this.pump();
-  }
-
-  private async pump(): Promise<void> {
-    this.pumping = true;
+    const finished = this.finished.splice(0);
+    const sent = this.handOffs.nextClaim(stopping);
+    let claimed: ClaimedMessage[];
+    let answer: Omit<Extract<PumpEvent, { type: 'claimAnswered' }>, 'type' | 'fullBatch' | 'hasReport'>;
     try {
-      do {
-        this.again = false;
-        if (this.recordingPauses > 0) {
-          this.claimHeldBack = true;
-          break;
-        }
-        const room = this.stopped ? 0 : this.room;
-        if (room <= 0 && !this.hasReport) break;
-        const finished = this.finished.splice(0);
-        const sent = this.handOffs.nextClaim(this.stopped);
-        let claimed: ClaimedMessage[];
-        try {
-          const claim = await claimMessages(this.deps.pool, this.ownerId, Math.max(0, room), this.deps.leaseMs, { finished, ...sent.report });
-          const answer = this.handOffs.claimed(sent, claim, finished, this.stopped);
-          claimed = answer.start;
-          if (answer.again) this.again = true;
-          // A wake that came in meanwhile may be news this claim did not see: it stands.
-          if (!this.again) this.mayHaveWork = !claim.drained;
-          // Paused or at its rateLimit: nobody will NOTIFY when that is over, so come back then.
-          if (claim.waitMs !== null) this.wakeIn(claim.waitMs);
-        } catch (error) {
-          this.finished.unshift(...finished);
-          this.handOffs.claimFailed(sent);
-          this.deps.logger.warn({ err: error, queueOwnerId: this.ownerId }, 'claiming failed; retrying');
-          setTimeout(() => this.wake(), CLAIM_RETRY_MS).unref();
-          break;
-        }
-        if (this.stopped) {
-          // Claimed while stopping: hand them straight back.
-          for (const message of claimed) void this.deps.complete({ kind: 'release', message });
-          this.checkIdle();
-          if (this.hasReport) this.again = true;
-          continue;
-        }
+      const claim = await store.claim(this.deps.pool, this.ownerId, Math.max(0, room), this.deps.leaseMs, { finished, ...sent.report });
+      const handedOff = this.handOffs.claimed(sent, claim, finished, this.pump.stopping);
+      claimed = handedOff.start;
+      answer = { drained: claim.drained, waitMs: claim.waitMs, againForHandOffs: handedOff.again };
+    } catch (error) {
+      this.finished.unshift(...finished);
+      this.handOffs.claimFailed(sent);
+      this.deps.logger.warn({ err: error, queueOwnerId: this.ownerId }, 'claiming failed; retrying');
+      this.feed({ type: 'claimFailed' });
+      return;
+    }
+    try {
+      if (this.pump.stopping) {
+        // Claimed while stopping: hand them straight back.
+        for (const message of claimed) void this.deps.complete({ kind: 'release', message });
+        this.checkIdle();
+      } else {
         for (const message of claimed) this.start(message);
-        // A full batch means there may be more waiting.
-        if (room > 0 && claimed.length === room) this.again = true;
-      } while (this.again && (!this.stopped || this.hasReport));
+      }
     } finally {
-      this.pumping = false;
+      this.feed({ type: 'claimAnswered', ...answer, fullBatch: room > 0 && claimed.length === room, hasReport: this.hasReport });
     }
   }
 
@@ -232,13 +238,13 @@ export class QueueDispatcher {
   /** A hand-off happened: claim now if the reservations run low, else soon, with whatever else ends meanwhile. */
   private reportHandOffs(): void {
     if (this.handOffs.reportDue) {
-      this.pumpSoon();
+      this.claimSoon();
       return;
     }
     if (this.reportTimer) return;
     this.reportTimer = setTimeout(() => {
       this.reportTimer = null;
-      if (this.hasReport) this.pumpSoon();
+      if (this.hasReport) this.claimSoon();
     }, REPORT_DELAY_MS);
     this.reportTimer.unref();
   }
@@ -279,20 +285,17 @@ export class QueueDispatcher {
         const slowsDown = asksToSlowDown(outcome);
         if (slowsDown) {
           this.handOffs.slowedDown();
-          this.recordingPauses++;
+          this.feed({ type: 'pauseRecordingStarted' });
         }
         // A rate limit pauses the queue before the slot is given back, so
         // that no claim in between sends the next message into another 429.
         try {
           await this.deps.beforeRelease(outcome);
         } finally {
-          if (slowsDown && --this.recordingPauses === 0 && this.claimHeldBack) {
-            this.claimHeldBack = false;
-            this.pumpSoon();
-          }
+          if (slowsDown) this.feed({ type: 'pauseRecorded', hasReport: this.hasReport });
         }
         // The call is over: its slot is free for the next claim, which need
-        // not wait for the outcome's commit (the 'done' state, migrations/1763900000000-QueueEngine.ts).
+        // not wait for the outcome's commit (the 'done' state, sql/functions/sluice_claim_messages.sql).
         this.finished.push(message);
         // A hand-off keeps the calls in flight as they are; over the engine's budget, they must drop.
         const successor = this.handOffs.take(this.calls.size, this.deps.budgetRoom() >= 0);
@@ -339,9 +342,8 @@ export class QueueDispatcher {
 
   /** Claims nothing more; the reservations go back to the queue with the next report. */
   stop(): void {
-    this.stopped = true;
     this.handOffs.stop();
-    this.pumpSoon();
+    this.feed({ type: 'stopRequested', hasReport: this.reportWhen(true) });
   }
 
   /** Resolves when nothing of this queue runs here any more and no reservation is held. */

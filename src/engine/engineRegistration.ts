@@ -8,7 +8,7 @@
 import type { Pool } from 'pg';
 import type { Logger } from '../logger';
 import type { Notifications } from './notifications';
-import { registerEngine, unregisterEngine } from './sql/engineInstances';
+import { registerEngine, unregisterEngine } from './store';
 import { ENGINE_ALIVE_MS, ENGINE_REGISTER_EVERY_MS } from './startOnEnqueue';
 
 /** A stopping engine does not wait longer than this for its row's delete (the database may be gone; the row expires anyway). */

@@ -1,6 +1,6 @@
 /**
  * Hand-offs of one queue's dispatcher: the messages the database reserved
- * for this process (migrations/1763940000000-ReservedMessages.ts), which of
+ * for this process (sql/functions/sluice_claim_messages.sql), which of
  * them were started in an ended call's slot and must be reported, and
  * whether a hand-off is allowed now.
  *
@@ -15,7 +15,7 @@
  * messages to start), or `claimFailed()` puts the report back for the next.
  */
 import type { ClaimedMessage } from './message';
-import type { Claim, ClaimReport } from './sql/claimMessages';
+import type { Claim, ClaimReport } from './store';
 
 /**
  * Reservations a dispatcher holds (at most the level). Enough for the calls

@@ -4,9 +4,7 @@
  * connection is re-read after a few seconds so that a changed config or
  * credentials take effect without a restart.
  */
-import type { Queryable } from './sql/queryable';
-import { loadJobPlan, type PlannedStep } from './sql/loadJobPlan';
-import { loadConnection, type CallableConnection } from './sql/loadConnection';
+import { loadConnection, loadJobPlan, type CallableConnection, type PlannedStep, type Queryable } from './store';
 import type { CredentialCipher } from '../auth/credentialCipher';
 
 export type ReadyConnection = Omit<CallableConnection, 'credentials'> & { credentials: unknown };

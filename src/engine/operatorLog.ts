@@ -20,11 +20,8 @@
 import type { Logger } from '../logger';
 import type { EngineMetrics } from './engineMetrics';
 import type { Outcome } from './outcome';
-import type { Queryable } from './sql/queryable';
-import type { PlannedStep } from './sql/loadJobPlan';
-import { connectionNames } from './sql/connectionNames';
-import { jobSummaries, type JobSummary } from './sql/jobSummaries';
-import type { LevelChange } from './sql/recordRateLimits';
+import type { Queryable } from '../database/queryable';
+import { connectionNames, jobSummaries, type JobSummary, type LevelChange, type PlannedStep } from './store';
 
 /** The contract's `HTTP_<status>` codes (the http connector's permanent errors; plugins may use them too). */
 function httpStatusOf(code: string): number | null {

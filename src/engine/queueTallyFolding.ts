@@ -6,8 +6,7 @@
  * API process folds as well as the workers.
  */
 import type { Logger } from '../logger';
-import type { Queryable } from './sql/queryable';
-import { rollUpQueueTally } from './sql/queueTally';
+import { rollUpQueueTally, type Queryable } from './store';
 
 const FOLD_EVERY_MS = 1000;
 

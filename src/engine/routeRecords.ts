@@ -5,7 +5,7 @@
  */
 import type { JsonRecord } from '../connectors/sdk';
 import type { NewMessage } from './message';
-import type { PlannedStep } from './sql/loadJobPlan';
+import type { PlannedStep } from './store';
 
 export interface Routed {
   followUps: NewMessage[];

@@ -15,7 +15,7 @@ import { NO_DELTA, type Outcome } from './outcome';
 import { backoffMs, type RetryPolicy } from './retryPolicy';
 import { routeRecords } from './routeRecords';
 import { FIRST_BACKOFF_MS } from './limit/recovery';
-import type { PlannedStep } from './sql/loadJobPlan';
+import type { PlannedStep } from './store';
 import { callSpan } from './callSpan';
 
 export interface RunDeps {

@@ -1,7 +1,7 @@
 /**
  * Start on enqueue, the engine's side. An enqueue of one message into an idle
- * queue starts it itself, for one live engine (migrations/
- * 1763970000000-StartOnEnqueue.ts says when), and announces it on
+ * queue starts it itself, for one live engine (sql/functions/
+ * sluice_enqueue_messages.sql says when), and announces it on
  * sluice_start with everything needed to run it: the message is already
  * counted against the level and leased to that engine, so the engine runs it
  * as the notification arrives, with no claim in between. On an idle queue

@@ -19,7 +19,7 @@
  */
 import type { Logger } from '../logger';
 import { inTransaction } from '../database/transaction';
-import type { Queryable } from '../engine/sql/queryable';
+import type { Queryable } from '../database/queryable';
 
 export const SWEEP_EVERY_MS = 60 * 60 * 1000;
 /** The first sweep waits this long after the start: a process that restarts often still sweeps, off its busy start. */

@@ -1,7 +1,7 @@
 /** The services the resolvers call, built once per process around one DataSource. */
 import type { DataSource } from 'typeorm';
 import { poolOf } from '../database/pool';
-import type { Queryable } from '../engine/sql/queryable';
+import type { Queryable } from '../database/queryable';
 import type { CredentialCipher } from '../auth/credentialCipher';
 import type { ConnectorRegistry } from '../connectors/registry';
 import type { Logger } from '../logger';

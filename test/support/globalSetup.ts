@@ -1,6 +1,6 @@
 /**
  * One embedded PostgreSQL for the whole test run, with a template database
- * that already has every migration: each test file clones it (CREATE DATABASE
+ * that already has every migration and stored function: each test file clones it (CREATE DATABASE
  * ... TEMPLATE), which takes milliseconds and gives the file its own data.
  */
 import fs from 'node:fs';
@@ -9,6 +9,8 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { createDataSource } from '../../ormconfig';
 import { EmbeddedPostgres } from '../../src/database/embeddedPostgres';
+import { applySqlFunctions } from '../../src/database/sqlFunctions';
+import { engineFunctionFiles } from '../../src/engine/sql/functionFiles';
 import { TEMPLATE_DATABASE } from './database';
 
 declare global {
@@ -30,6 +32,14 @@ export default async function globalSetup(): Promise<void> {
   await ds.initialize();
   await ds.runMigrations({ transaction: 'all' });
   await ds.destroy();
+  // The stored functions, as a start applies them after the migrations (src/database/database.ts).
+  const template = new Client({ connectionString: templateUrl });
+  await template.connect();
+  try {
+    await applySqlFunctions(template, engineFunctionFiles());
+  } finally {
+    await template.end();
+  }
   process.env.SLUICE_TEST_ADMIN_URL = adminUrl;
   globalThis.__SLUICE_TEST_PG__ = { pg, dir };
 }

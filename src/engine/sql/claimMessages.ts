@@ -3,9 +3,8 @@
  * queue owner's level across every process, and (under a level) the next few
  * reserved for this process's hand-offs.
  *
- * The work is the function sluice_claim_messages (migrations/
- * 1763900000000-QueueEngine.ts, 1763930000000-ClaimSaysWhenDrained.ts and
- * 1763940000000-ReservedMessages.ts, whose overload this calls): a
+ * The work is the function sluice_claim_messages (functions/
+ * sluice_claim_messages.sql, which says what it locks and why): a
  * transaction-scoped advisory lock per queue owner, the report of what ended
  * and what was handed off here, a count of what runs, then one UPDATE ...
  * RETURNING of the head. One round trip per batch.

@@ -5,14 +5,11 @@
  * left finished, and every process's dispatchers woken.
  *
  * The work, its locks and why, are in the function sluice_complete_messages
- * (migrations/1763910000000-CompleteMessagesFunction.ts; its errors'
- * columns and counters: migrations/1765500000000-FailedRecords.ts). It runs as a single
+ * (functions/sluice_complete_messages.sql). It runs as a single
  * statement, so it is one transaction on its own.
  */
 import type { Outcome } from '../outcome';
 import type { Queryable } from './queryable';
-
-export const JOB_CHANNEL = 'sluice_job';
 
 export interface CompletionResult {
   /** Queue owners that gained messages (follow-ups, retries). */

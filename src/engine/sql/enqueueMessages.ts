@@ -3,8 +3,8 @@
  * processes that dispatch their queues; a single message into an idle queue
  * it starts at once, for a live engine.
  *
- * The work is the function sluice_enqueue_messages (migrations/
- * 1763970000000-StartOnEnqueue.ts, which says when it starts a message). The
+ * The work is the function sluice_enqueue_messages (functions/
+ * sluice_enqueue_messages.sql, which says when it starts a message). The
  * queue owner is read from the connection at insert time, so a message
  * always joins the queue its connection uses now (borrowing may have moved
  * it); the batch keeps its order in the id sequence. Each queue owner that
@@ -15,12 +15,9 @@
  * shows in enqueue-to-start latency. Inside a transaction, the NOTIFYs are
  * delivered at its commit.
  */
+import { QUEUE_CHANNEL } from '../channels';
 import type { NewMessage } from '../message';
 import type { Queryable } from './queryable';
-
-export const QUEUE_CHANNEL = 'sluice_queue';
-/** Messages an enqueue started for one engine (payload: JSON, see startOnEnqueue.ts). */
-export const START_CHANNEL = 'sluice_start';
 
 /** The queue owners the messages went to. */
 export async function enqueueMessages(tx: Queryable, messages: NewMessage[]): Promise<string[]> {

@@ -11,7 +11,7 @@ import { notifyQueues } from './enqueueMessages';
  * Heartbeat: pushes the expiry of these leases `leaseMs` ahead: of running
  * messages (and 'done' ones whose outcome is not committed yet), and of
  * reservations (a reservation's run_after is its expiry: see
- * migrations/1763940000000-ReservedMessages.ts). By id, on the primary key,
+ * functions/sluice_claim_messages.sql). By id, on the primary key,
  * with the lease as proof: a message whose lease changed hands is not ours.
  */
 export async function extendLeases(db: Queryable, leased: readonly { id: string; leaseId: string }[], leaseMs: number): Promise<void> {

@@ -1,6 +1,2 @@
-import type { QueryResult, QueryResultRow } from 'pg';
-
-/** A pg Pool or a client inside a transaction: what the engine's statements run on. */
-export interface Queryable {
-  query<R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<R>>;
-}
+/** Kept for the tests and benchmarks that import it from here; its home is src/database/queryable.ts. */
+export type { Queryable } from '../../database/queryable';

@@ -1,6 +1,7 @@
 /**
  * Queue sizes and in-flight counts from queue_tally (migrations/
- * 1763920000000-QueueTally.ts): exact, and a sum over a handful of rows per
+ * 1763920000000-QueueTally.ts; kept by functions/
+ * sluice_tally_queue_messages.sql): exact, and a sum over a handful of rows per
  * queue owner whatever the queue's length, where count(*) over queue_message
  * would read every waiting message.
  */

@@ -4,7 +4,8 @@
  * keep that column true when an edge changes.
  */
 import type { EntityManager } from 'typeorm';
-import { QUEUE_CHANNEL } from '../../engine/sql/enqueueMessages';
+import { typeormQueryable } from '../../database/typeormQueryable';
+import { moveQueued } from '../../engine';
 
 /**
  * Serializes every change to the borrow graph. Without it two concurrent
@@ -33,17 +34,12 @@ export async function subtreeIds(tx: EntityManager, rootId: string): Promise<str
 }
 
 /**
- * Points a subtree at its new queue owner, and moves the queued messages of
- * its connections into that queue. Running messages finish where they started.
+ * Points a subtree at its new queue owner; the engine's store moves the
+ * queued messages of its connections into that queue (engine/sql/
+ * moveQueued.ts). Running messages finish where they started.
  */
 export async function moveSubtreeToQueueOwner(tx: EntityManager, rootId: string, queueOwnerId: string): Promise<void> {
   const ids = await subtreeIds(tx, rootId);
   await tx.query(`UPDATE connection SET queue_owner_id = $2 WHERE id = ANY($1::uuid[]) AND queue_owner_id <> $2`, [ids, queueOwnerId]);
-  await tx.query(
-    `UPDATE queue_message SET queue_owner_id = $2
-      WHERE connection_id = ANY($1::uuid[]) AND state = 'queued' AND queue_owner_id <> $2`,
-    [ids, queueOwnerId],
-  );
-  // The new queue may have work now: wake its dispatchers at commit rather than at their next poll.
-  await tx.query(`SELECT pg_notify('${QUEUE_CHANNEL}', $1)`, [queueOwnerId]);
+  await moveQueued(typeormQueryable(tx), ids, queueOwnerId);
 }

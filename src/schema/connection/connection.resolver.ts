@@ -1,6 +1,6 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { ConnectionRow } from '../../database/entities';
-import { policyFromColumns } from '../../engine/concurrencyPolicy';
+import { policyFromColumns } from '../../engine';
 import type { RequestContext } from '../common/context';
 import { Flow, Step } from '../flow/flow.type';
 import type { ConnectionWithCounts } from './connectionReads';

@@ -8,7 +8,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import type { CredentialCipher } from '../../auth/credentialCipher';
 import type { ConnectorRegistry } from '../../connectors/registry';
 import { ConnectionRow } from '../../database/entities';
-import { choosePolicy, policyToColumns, type RateLimit } from '../../engine/concurrencyPolicy';
+import { choosePolicy, policyToColumns, type RateLimit } from '../../engine';
 import type { Logger } from '../../logger';
 import { connectorLogger } from '../../connectors/connectorLogger';
 import { connectorErrorKind, type ConnectorError } from '../../connectors/sdk';
@@ -19,7 +19,7 @@ import { LOCK_BORROW_GRAPH, lockBorrowGraph, moveSubtreeToQueueOwner, subtreeIds
 import { typeormQueryable } from '../../database/typeormQueryable';
 import { poolOf } from '../../database/pool';
 import { inTransaction } from '../../database/transaction';
-import type { Queryable } from '../../engine/sql/queryable';
+import type { Queryable } from '../../database/queryable';
 import { connectionsWithCounts, type ConnectionWithCounts } from './connectionReads';
 import { configSecretProblems, credentialHeaderProblems } from '../../auth/secretsInConfig';
 import { deleteUnreferencedConnection, insertConnection, renameConnection, setPolicy } from './connectionWrites';

@@ -8,7 +8,7 @@
  */
 import type { ConnectionRow } from '../../database/entities';
 import { connectionColumns } from '../../database/entityColumns';
-import type { Queryable } from '../../engine/sql/queryable';
+import type { Queryable } from '../../database/queryable';
 import type { QueueCounts } from './queueStats';
 
 export interface ConnectionWithCounts {

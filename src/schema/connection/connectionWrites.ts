@@ -8,9 +8,8 @@
  */
 import type { ConnectionRow } from '../../database/entities';
 import { connectionColumns } from '../../database/entityColumns';
-import type { PolicyColumns } from '../../engine/concurrencyPolicy';
-import type { Queryable } from '../../engine/sql/queryable';
-import { QUEUE_CHANNEL } from '../../engine/sql/enqueueMessages';
+import { QUEUE_CHANNEL, type PolicyColumns } from '../../engine';
+import type { Queryable } from '../../database/queryable';
 
 /** A new connection, every column given; one autocommitted statement. */
 export async function insertConnection(sql: Queryable, row: ConnectionRow): Promise<void> {

@@ -14,7 +14,7 @@ import { ACTIVE_JOB_STATUSES } from '../../database/entities/job.entity';
 import { badUserInput, conflict, isWellFormedId, notFound } from '../common/errors';
 import { poolOf } from '../../database/pool';
 import { flowColumns } from '../../database/entityColumns';
-import type { Queryable } from '../../engine/sql/queryable';
+import type { Queryable } from '../../database/queryable';
 import { flowWithSteps, type FlowWithSteps } from './flowReads';
 import { findOrNotFound } from '../common/ids';
 import { validName } from '../common/names';

@@ -10,7 +10,7 @@
  */
 import type { ConnectionRow, FlowRow, StepRow } from '../../database/entities';
 import { connectionColumns, flowColumns, splitJoinedRow, stepColumns } from '../../database/entityColumns';
-import type { Queryable } from '../../engine/sql/queryable';
+import type { Queryable } from '../../database/queryable';
 
 export interface FlowWithSteps {
   flow: FlowRow;

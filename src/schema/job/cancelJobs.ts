@@ -1,13 +1,13 @@
 import { In, type EntityManager } from 'typeorm';
 import { JobRow } from '../../database/entities';
 import { ACTIVE_JOB_STATUSES } from '../../database/entities/job.entity';
-import { CANCEL_CHANNEL } from '../../engine/sql/cancelChannel';
-import { JOB_CHANNEL } from '../../engine/sql/completeMessages';
+import { typeormQueryable } from '../../database/typeormQueryable';
+import { cancelJobs } from '../../engine';
 
 /**
- * Cancels the queued and running jobs that match, and drops their messages
- * that have not started. Running messages are aborted by the engine, which
- * sees the job CANCELED (and is told through the queue's notification).
+ * Cancels the queued and running jobs that match; the engine's store drops
+ * their messages that have not started and tells every process to abort
+ * their running calls at commit (engine/sql/cancelJobs.ts).
  */
 export async function cancelActiveJobs(tx: EntityManager, where: { flowId: string } | { id: string }): Promise<JobRow[]> {
   const jobs = await tx.find(JobRow, {
@@ -19,10 +19,6 @@ export async function cancelActiveJobs(tx: EntityManager, where: { flowId: strin
   const ids = jobs.map((j) => j.id);
   const finishedAt = new Date();
   await tx.update(JobRow, { id: In(ids) }, { status: 'CANCELED', finishedAt });
-  await tx.query(`DELETE FROM queue_message WHERE job_id = ANY($1::uuid[]) AND state = 'queued'`, [ids]);
-  // Every process running a call of these jobs aborts it when this commits.
-  await tx.query(`SELECT pg_notify('${CANCEL_CHANNEL}', id::text) FROM unnest($1::uuid[]) AS id`, [ids]);
-  // And jobUpdated subscribers see the CANCELED state without waiting for a re-read.
-  await tx.query(`SELECT pg_notify('${JOB_CHANNEL}', id::text) FROM unnest($1::uuid[]) AS id`, [ids]);
+  await cancelJobs(typeormQueryable(tx), ids);
   return jobs.map((j) => ({ ...j, status: 'CANCELED', finishedAt }));
 }

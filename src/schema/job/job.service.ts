@@ -7,12 +7,11 @@ import { badUserInput, isWellFormedId, notFound } from '../common/errors';
 import { findOrNotFound } from '../common/ids';
 import { cancelActiveJobs } from './cancelJobs';
 import { retryOnDeadlock } from '../../database/retryOnDeadlock';
-import { enqueueMessages } from '../../engine/sql/enqueueMessages';
-import { firstSourcePayload } from '../../engine/message';
+import { enqueue, firstSourcePayload } from '../../engine';
 import { typeormQueryable } from '../../database/typeormQueryable';
 import { poolOf } from '../../database/pool';
 import { jobColumns } from '../../database/entityColumns';
-import type { Queryable } from '../../engine/sql/queryable';
+import type { Queryable } from '../../database/queryable';
 import type { Logger } from '../../logger';
 
 /** The most rows one list field returns: a bound on what one request can ask for. */
@@ -85,7 +84,7 @@ export class JobService {
       await tx.insert(JobRow, job);
       // The source's first request joins its queue behind what is there; each
       // page's response will enqueue the next page and the page's records.
-      await enqueueMessages(typeormQueryable(tx), [
+      await enqueue(typeormQueryable(tx), [
         { connectionId: source.connectionId, jobId: job.id, stepId: source.id, payload: firstSourcePayload(source.kind) },
       ]);
       return job;

@@ -8,7 +8,7 @@ import type { JsonRecord } from '../../connectors/sdk';
 import type { JobErrorRow } from '../../database/entities';
 import { inTransaction } from '../../database/transaction';
 import { retryOnDeadlock } from '../../database/retryOnDeadlock';
-import type { Queryable } from '../../engine/sql/queryable';
+import type { Queryable } from '../../database/queryable';
 import { badUserInput, conflict, isWellFormedId, notFound } from '../common/errors';
 import { validFirst } from '../job/job.service';
 import { checkFilterIds, filterConditions, listJobErrors, type ErrorFilter } from './jobErrorReads';

@@ -12,7 +12,7 @@
 import { jobErrorColumns } from '../../database/entityColumns';
 import type { JobErrorRow } from '../../database/entities';
 import type { JobErrorStateName } from '../../database/entities/jobError.entity';
-import type { Queryable } from '../../engine/sql/queryable';
+import type { Queryable } from '../../database/queryable';
 import { isWellFormedId, notFound } from '../common/errors';
 
 export interface ErrorFilter {

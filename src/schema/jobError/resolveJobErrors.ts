@@ -6,8 +6,8 @@
  */
 import { jobErrorColumns } from '../../database/entityColumns';
 import type { JobErrorRow } from '../../database/entities';
-import { JOB_CHANNEL } from '../../engine/sql/completeMessages';
-import type { Queryable } from '../../engine/sql/queryable';
+import { JOB_CHANNEL } from '../../engine';
+import type { Queryable } from '../../database/queryable';
 import { lowerFlowTallies } from './retryJobErrors';
 
 /** Resolves those of `ids` that are OPEN; returns them. `tx` is a transaction. */

@@ -30,10 +30,10 @@ import type { JsonRecord } from '../../connectors/sdk';
 import { jobErrorColumns } from '../../database/entityColumns';
 import type { JobErrorRow } from '../../database/entities';
 import type { StepKindName } from '../../connectors/sdk/stepKind';
-import type { MessagePayload, NewMessage, RetryOrigin } from '../../engine/message';
-import { enqueueMessages } from '../../engine/sql/enqueueMessages';
-import { JOB_CHANNEL } from '../../engine/sql/completeMessages';
-import type { Queryable } from '../../engine/sql/queryable';
+import type { MessagePayload, NewMessage, RetryOrigin } from '../../engine';
+import { enqueue } from '../../engine';
+import { JOB_CHANNEL } from '../../engine';
+import type { Queryable } from '../../database/queryable';
 import { badUserInput, conflict } from '../common/errors';
 
 /** An error as the retry found it, with where its step sends now. */
@@ -79,7 +79,7 @@ export async function retryBatch(tx: Queryable, ids: string[], closedBy: string,
     [ids, closedBy],
   );
   if (rows.length === 0) return [];
-  await enqueueMessages(tx, rows.map((row) => messageFor(row, replacement, generation)));
+  await enqueue(tx, rows.map((row) => messageFor(row, replacement, generation)));
 
   // Per job: records that leave recordsFailed (a source's page or file never
   // counted there), errors no longer OPEN, and whether its source runs again.

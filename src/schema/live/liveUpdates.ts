@@ -10,9 +10,7 @@
  * poll is also the fallback while the LISTEN connection is down.
  */
 import type { DataSource } from 'typeorm';
-import { Notifications } from '../../engine/notifications';
-import { QUEUE_CHANNEL, START_CHANNEL } from '../../engine/sql/enqueueMessages';
-import { JOB_CHANNEL } from '../../engine/sql/completeMessages';
+import { JOB_CHANNEL, Notifications, QUEUE_CHANNEL, START_CHANNEL } from '../../engine';
 import type { Logger } from '../../logger';
 import { JobRow } from '../../database/entities';
 

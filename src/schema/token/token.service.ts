@@ -10,7 +10,7 @@ import type { Viewer } from '../common/context';
 import { isWellFormedId, notFound } from '../common/errors';
 import { apiTokenColumns } from '../../database/entityColumns';
 import { poolOf } from '../../database/pool';
-import type { Queryable } from '../../engine/sql/queryable';
+import type { Queryable } from '../../database/queryable';
 import { validName } from '../common/names';
 
 const SECRET_PREFIX = 'slc_';
