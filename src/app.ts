@@ -97,6 +97,9 @@ export async function startSluice(config: Config, logger: Logger): Promise<Runni
         metrics,
         serveApi: config.role !== 'worker',
         connectionInitTimeoutMs: config.connectionInitTimeoutMs,
+        corsOrigins: config.corsOrigins,
+        maxSocketsPerToken: config.maxSocketsPerToken,
+        maxSubscriptionsPerToken: config.maxSubscriptionsPerToken,
         onGraphqlServed: sharing ? (ms) => sharing.apiRequestServed(ms) : undefined,
         graphqlInProgress,
         isHealthy: async () => {

@@ -36,6 +36,12 @@ export interface Config {
   maxCallsPerQueue: number;
   /** How long a WebSocket may stay open without sending connection_init before it is closed (4408). */
   connectionInitTimeoutMs: number;
+  /** Origins browsers may call the API from (CORS); empty: the same origin only. */
+  corsOrigins: string[];
+  /** WebSockets one token may hold open at once in this process. */
+  maxSocketsPerToken: number;
+  /** Operations one token may run at once over all its WebSockets in this process. */
+  maxSubscriptionsPerToken: number;
 }
 
 export class ConfigError extends Error {
@@ -80,6 +86,26 @@ function credentialsKey(env: Env, dataDir: string, database: DatabaseSource): Cr
   return { kind: 'file', path: path.join(dataDir, 'credentials.key') };
 }
 
+/** `https://console.example.com,http://localhost:5173`: each an origin (scheme, host, port; no path). */
+function corsOrigins(raw: string | undefined): string[] {
+  const origins = (raw ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  for (const origin of origins) {
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = null;
+    }
+    if (!parsed || parsed.origin !== origin) {
+      throw new ConfigError(`CORS_ORIGINS must be a comma-separated list of origins such as https://console.example.com (no path, no trailing slash), got "${origin}"`);
+    }
+  }
+  return origins;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const dataDir = path.resolve(env.DATA_DIR || './.data');
   const databaseUrl = env.DATABASE_URL;
@@ -112,5 +138,8 @@ export function loadConfig(env: Env = process.env): Config {
     // its pace against a fast endpoint.
     maxCallsPerQueue: integer(env, 'MAX_CALLS_PER_QUEUE', 200, 1, 100000),
     connectionInitTimeoutMs: integer(env, 'CONNECTION_INIT_TIMEOUT_MS', 10000, 100, 600000),
+    corsOrigins: corsOrigins(env.CORS_ORIGINS),
+    maxSocketsPerToken: integer(env, 'MAX_SOCKETS_PER_TOKEN', 8, 1, 10000),
+    maxSubscriptionsPerToken: integer(env, 'MAX_SUBSCRIPTIONS_PER_TOKEN', 100, 1, 100000),
   };
 }
