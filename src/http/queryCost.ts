@@ -59,6 +59,8 @@ function measuredSize(coordinate: string, sizes: ListSizes): number | undefined 
 
 function listSizeEstimator(sizes: ListSizes): ComplexityEstimator {
   return ({ type, field, args, childComplexity }) => {
+    // Introspection (`__schema`, `__type`) reads the schema in memory, whose size is fixed: one field, whatever it selects.
+    if (field.name.startsWith('__')) return 1;
     if (!isList(field.type)) return 1 + childComplexity;
     const first: unknown = args.first;
     const size = typeof first === 'number' ? first : (measuredSize(`${type.name}.${field.name}`, sizes) ?? OTHER_LIST_SIZE);

@@ -12,10 +12,6 @@ const CONTRACT = path.join(__dirname, '..', '..', '..', 'shared', 'contract', 's
  * served (take it off the list): the list only shrinks.
  */
 const PENDING: { description: string; issue: string }[] = [
-  { description: 'Query.connections arg after was removed.', issue: '#16' },
-  { description: 'Query.connections arg first was removed.', issue: '#16' },
-  { description: 'Query.flows arg after was removed.', issue: '#16' },
-  { description: 'Query.flows arg first was removed.', issue: '#16' },
   { description: 'Connection.nextProbeAt was removed.', issue: '#19' },
   { description: 'Connection.state was removed.', issue: '#19' },
   { description: 'Connection.stateChangedAt was removed.', issue: '#19' },
