@@ -17,13 +17,12 @@
  * `connections { flows { steps { connection { id } } } }` over 1,000
  * connections cost millions: refused above MAX_COST before anything runs.
  */
-import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
 import { GraphQLError, isListType, isNonNullType, type DocumentNode, type GraphQLOutputType, type GraphQLSchema } from 'graphql';
-import type { ListSizeReader, ListSizes } from './listSizes';
+import type { ListSizes } from './listSizes';
 import { limitError } from './requestLimits';
 
-export const MAX_COST = 20000;
+export const MAX_COST = 10000;
 /** The size counted for a list that has no `first` and no figure in ListSizes. */
 export const OTHER_LIST_SIZE = 20;
 /** graphql-query-complexity's own bound on the selections it visits (fragments expanded where spread). */
@@ -77,12 +76,10 @@ export interface CostInput {
   operationName: string | undefined;
 }
 
-/**
- * null when the operation is within MAX_COST, else the error that refuses
- * it. Variables that do not fit the operation are left for execution to
- * report (it runs nothing with them).
- */
-export function costRefusal({ schema, document, variables, operationName }: CostInput, sizes: ListSizes): GraphQLError | null {
+/** An operation's estimate: within MAX_COST (its cost, 0 when its variables do not fit: execution refuses them), or refused. */
+export type CostEstimate = { kind: 'within'; cost: number } | { kind: 'refused'; error: GraphQLError };
+
+export function estimateCost({ schema, document, variables, operationName }: CostInput, sizes: ListSizes): CostEstimate {
   let cost: number;
   try {
     cost = getComplexity({
@@ -95,30 +92,19 @@ export function costRefusal({ schema, document, variables, operationName }: Cost
     });
   } catch (error) {
     if (error instanceof GraphQLError && /maximum allowed number of nodes/.test(error.message)) {
-      return limitError('cost', `cost limit: the operation expands to more than ${MAX_VISITED_NODES} selections; at most ${MAX_COST} of cost are allowed`);
-    }
-    return null;
-  }
-  if (cost <= MAX_COST) return null;
-  return limitError(
-    'cost',
-    `cost limit: the operation's estimated cost is ${cost} (every field 1, a list's selections times its size: \`first\`, or the rows there are); at most ${MAX_COST} are allowed. Ask for fewer fields or page with \`first\``,
-  );
-}
-
-/** The Apollo side: the cost of every operation over HTTP, once it is parsed and valid, before it runs. */
-export function costLimitPlugin(listSizes: ListSizeReader): ApolloServerPlugin<BaseContext> {
-  return {
-    async requestDidStart() {
       return {
-        async didResolveOperation({ schema, document, request, operationName }) {
-          const refusal = costRefusal(
-            { schema, document, variables: request.variables ?? undefined, operationName: operationName ?? undefined },
-            await listSizes.current(),
-          );
-          if (refusal) throw refusal;
-        },
+        kind: 'refused',
+        error: limitError('cost', `cost limit: the operation expands to more than ${MAX_VISITED_NODES} selections; at most ${MAX_COST} of cost are allowed`),
       };
-    },
+    }
+    return { kind: 'within', cost: 0 };
+  }
+  if (cost <= MAX_COST) return { kind: 'within', cost };
+  return {
+    kind: 'refused',
+    error: limitError(
+      'cost',
+      `cost limit: the operation's estimated cost is ${cost} (every field 1, a list's selections times its size: \`first\`, or the rows there are); at most ${MAX_COST} are allowed. Ask for fewer fields or page with \`first\``,
+    ),
   };
 }

@@ -20,12 +20,12 @@ import { unauthenticated } from '../schema/common/errors';
 import { createLoaders } from '../schema/common/loaders';
 import type { Services } from '../schema/services';
 import { viewerFor } from './authenticate';
-import { sourceRefusal, variablesRefusal } from './badInput';
+import { CostBudget } from './costBudget';
 import { corsFor } from './cors';
 import { credentialEchoPlugin } from './credentialEchoes';
 import { ListSizeReader } from './listSizes';
-import { costLimitPlugin } from './queryCost';
-import { isTokenLimitError, PARSE_OPTIONS, requestLimitRules, tokenLimitError } from './requestLimits';
+import { OperationGate } from './operationGate';
+import { isTokenLimitError, PARSE_OPTIONS, tokenLimitError } from './requestLimits';
 import type { RequestsInProgress } from './requestsInProgress';
 import { startWebSocketServer } from './websocket';
 
@@ -149,7 +149,7 @@ function asResponseError(error: GraphQLError): { message: string; extensions: Re
 }
 
 /** The query and variables of a GET (?query=…&variables=…) or of a POST's JSON body, for the checks made before Apollo parses. */
-function operationOf(method: string, url: URL, body: unknown): { query: unknown; variables: unknown } {
+function operationOf(method: string, url: URL, body: unknown): { query: unknown; variables: unknown; operationName: unknown } {
   if (method === 'GET') {
     let variables: unknown = undefined;
     try {
@@ -157,11 +157,11 @@ function operationOf(method: string, url: URL, body: unknown): { query: unknown;
     } catch {
       variables = undefined; // Apollo answers the malformed variables itself.
     }
-    return { query: url.searchParams.get('query'), variables };
+    return { query: url.searchParams.get('query'), variables, operationName: url.searchParams.get('operationName') ?? undefined };
   }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return { query: undefined, variables: undefined };
-  const { query, variables } = body as { query?: unknown; variables?: unknown };
-  return { query, variables };
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return { query: undefined, variables: undefined, operationName: undefined };
+  const { query, variables, operationName } = body as { query?: unknown; variables?: unknown; operationName?: unknown };
+  return { query, variables, operationName };
 }
 
 function routeOf(path: string): string {
@@ -171,6 +171,8 @@ function routeOf(path: string): string {
 export async function startHttpServer(options: HttpServerOptions, host: string, port: number): Promise<RunningHttpServer> {
   const { schema, services, logger, metrics } = options;
   const listSizes = new ListSizeReader(services.sql);
+  const budget = new CostBudget();
+  const gate = new OperationGate(schema, listSizes, budget);
   const cors = corsFor(options.corsOrigins);
 
   const apollo = new ApolloServer<RequestContext>({
@@ -181,11 +183,11 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
     csrfPrevention: false,
     // Shutdown is main.ts's job (drain first); Apollo would otherwise re-raise the signal itself.
     stopOnTerminationSignals: false,
+    // The limits were checked before (operationGate.ts); the parser's token limit stays, in case.
     parseOptions: PARSE_OPTIONS,
-    validationRules: requestLimitRules,
     // No "Did you mean …?" in validation errors (requestLimits.ts, withoutSuggestions).
     hideSchemaDetailsFromClientErrors: true,
-    plugins: [costLimitPlugin(listSizes), metricsPlugin(metrics), credentialEchoPlugin, noStore, ...UNUSED_APOLLO_FEATURES],
+    plugins: [ metricsPlugin(metrics), credentialEchoPlugin, noStore, ...UNUSED_APOLLO_FEATURES],
     includeStacktraceInErrorResponses: false,
     // An unexpected error is the server's, not the client's: log it whole,
     // answer without PostgreSQL's wording (constraint names, values).
@@ -232,11 +234,16 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
       }
     }
     const method = (req.method ?? 'GET').toUpperCase();
-    const { query, variables } = operationOf(method, url, body);
-    const refused = (typeof query === 'string' ? sourceRefusal(query) : null) ?? variablesRefusal(variables);
-    if (refused) {
-      sendErrors(res, 400, [asResponseError(refused)]);
-      return;
+    const { query, variables, operationName } = operationOf(method, url, body);
+    // Not a string: not a GraphQL request, which Apollo answers itself.
+    if (typeof query === 'string') {
+      const admission = await gate.admit({ query, variables, operationName: typeof operationName === 'string' ? operationName : undefined });
+      if (admission.kind === 'refused') {
+        const status = Math.max(...admission.errors.map((e) => Number((e.extensions.http as { status?: number } | undefined)?.status ?? 400)));
+        sendErrors(res, status, admission.errors.map(asResponseError));
+        return;
+      }
+      res.once('close', admission.giveBack);
     }
     const headers = new HeaderMap();
     for (const [key, value] of Object.entries(req.headers)) {
@@ -307,7 +314,7 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
     ? startWebSocketServer(server, {
         schema,
         services,
-        listSizes,
+        gate,
         connectionInitTimeoutMs: options.connectionInitTimeoutMs,
         maxSocketsPerToken: options.maxSocketsPerToken,
         maxSubscriptionsPerToken: options.maxSubscriptionsPerToken,

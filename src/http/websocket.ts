@@ -5,17 +5,16 @@
  * `subscribe` before its `connection_init` was acknowledged (4401) without
  * reading the operation, and `connection_init` is acknowledged only for a
  * live token. Every operation then goes through the same checks as over
- * HTTP, in the same order, here in onSubscribe: the caps of its token
- * (subscriptionCaps.ts), its token still live, bad strings and deep values
- * (badInput.ts), the token limit of the parse, graphql-js's and the request
- * limits' validation rules (requestLimits.ts), and the cost (queryCost.ts).
+ * HTTP, here in onSubscribe: the caps of its token (subscriptionCaps.ts),
+ * its token still live, then operationGate.ts (bad strings, tokens, depth,
+ * aliases, directives, cost, the cost budget), then graphql-js's rules.
  *
  * A socket whose client does not read what it is sent is terminated once
  * MAX_BUFFERED_BYTES wait in its send buffer: a slow reader must not hold
  * the server's memory.
  */
 import type { Server } from 'node:http';
-import { GraphQLError, parse, specifiedRules, validate, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { getOperationAST, GraphQLError, parse, validate, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { RequestContext, Viewer } from '../schema/common/context';
@@ -23,11 +22,9 @@ import { badUserInput, unauthenticated } from '../schema/common/errors';
 import { createLoaders } from '../schema/common/loaders';
 import type { Services } from '../schema/services';
 import { viewerFor } from './authenticate';
-import { sourceRefusal, variablesRefusal } from './badInput';
 import { withoutCredentialEchoes } from './credentialEchoes';
-import type { ListSizeReader } from './listSizes';
-import { costRefusal } from './queryCost';
-import { isTokenLimitError, PARSE_OPTIONS, requestLimitRules, tokenLimitError, withoutSuggestions } from './requestLimits';
+import type { OperationGate } from './operationGate';
+import { PARSE_OPTIONS, withoutSuggestions } from './requestLimits';
 import { SubscriptionCaps } from './subscriptionCaps';
 
 const MAX_WS_PAYLOAD_BYTES = 256 * 1024;
@@ -42,7 +39,7 @@ const CLOSE_POLICY_VIOLATION = 1008;
 export interface WebSocketOptions {
   schema: GraphQLSchema;
   services: Services;
-  listSizes: ListSizeReader;
+  gate: OperationGate;
   connectionInitTimeoutMs: number;
   maxSocketsPerToken: number;
   maxSubscriptionsPerToken: number;
@@ -53,10 +50,18 @@ type SocketExtra = {
   tokenCheck?: NodeJS.Timeout;
   /** The operations' documents by id, for the credential-echo filter of their errors. */
   documents?: Map<string, DocumentNode>;
+  /** What each running query or mutation gives back to the cost budget when it ends. */
+  giveBacks?: Map<string, () => void>;
 };
 
+/** An operation ended, whichever way: its cost goes back to the budget. */
+function ended(extra: SocketExtra, id: string): void {
+  extra.giveBacks?.get(id)?.();
+  extra.giveBacks?.delete(id);
+}
+
 export function startWebSocketServer(server: Server, options: WebSocketOptions): { close(): Promise<void> } {
-  const { schema, services, listSizes } = options;
+  const { schema, services } = options;
   const caps = new SubscriptionCaps(options.maxSocketsPerToken, options.maxSubscriptionsPerToken);
   const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: MAX_WS_PAYLOAD_BYTES });
   const cleanup = useServer<Record<string, unknown> | undefined, SocketExtra>(
@@ -75,6 +80,7 @@ export function startWebSocketServer(server: Server, options: WebSocketOptions):
         }
         ctx.extra.viewer = viewer;
         ctx.extra.documents = new Map();
+        ctx.extra.giveBacks = new Map();
         // A subscription may outlive its token: a revoked token closes the socket.
         ctx.extra.tokenCheck = setInterval(() => {
           services.tokens
@@ -107,25 +113,27 @@ export function startWebSocketServer(server: Server, options: WebSocketOptions):
           ctx.extra.socket.close(4403, 'Forbidden');
           return [unauthenticated()];
         }
-        const refused = sourceRefusal(payload.query) ?? variablesRefusal(payload.variables);
-        if (refused) return [refused];
+        const admission = await options.gate.admit({
+          query: payload.query,
+          variables: payload.variables,
+          operationName: payload.operationName ?? undefined,
+        });
+        if (admission.kind === 'refused') return [...admission.errors];
         let document: DocumentNode;
         try {
-          document = parse(payload.query, PARSE_OPTIONS);
+          document = admission.document ?? parse(payload.query, PARSE_OPTIONS);
         } catch (error) {
-          if (isTokenLimitError(error as Error)) return [tokenLimitError()];
+          admission.giveBack();
           return [error instanceof GraphQLError ? error : new GraphQLError(String(error))];
         }
         ctx.extra.documents?.set(id, document);
-        const invalid = validate(schema, document, [...specifiedRules, ...requestLimitRules]);
+        const invalid = validate(schema, document);
+        // A subscription's cost is per event, spread over its life: the caps above bound those.
+        if (invalid.length > 0 || getOperationAST(document, payload.operationName)?.operation === 'subscription') admission.giveBack();
+        else ctx.extra.giveBacks?.set(id, admission.giveBack);
         if (invalid.length > 0) {
           return invalid.map((e) => new GraphQLError(withoutSuggestions(e.message), { nodes: e.nodes, extensions: e.extensions }));
         }
-        const tooCostly = costRefusal(
-          { schema, document, variables: payload.variables ?? undefined, operationName: payload.operationName ?? undefined },
-          await listSizes.current(),
-        );
-        if (tooCostly) return [tooCostly];
         return { schema, document, variableValues: payload.variables, operationName: payload.operationName };
       },
       context: (ctx): RequestContext => ({
@@ -145,12 +153,14 @@ export function startWebSocketServer(server: Server, options: WebSocketOptions):
           : undefined;
       },
       onError: (ctx, id, payload, errors) => {
+        ended(ctx.extra, id);
         const document = ctx.extra.documents?.get(id);
         // An operation refused or failed ends here; onComplete is not called for it.
         ctx.extra.documents?.delete(id);
         return withoutCredentialEchoes(errors.map((e) => e.toJSON()), payload.variables, document);
       },
       onComplete: (ctx, id) => {
+        ended(ctx.extra, id);
         ctx.extra.documents?.delete(id);
       },
     },

@@ -99,8 +99,9 @@ describe('the request limits', () => {
     const query = `{ jobs(first: 500) { id flow { id jobs { id status } } } }`;
     const refused = await s.gql(query, {}, monitor);
     expect(refusal(refused)).toEqual({ status: 400, code: 'GRAPHQL_VALIDATION_FAILED', limit: 'cost', data: null });
-    expect(refused.errors![0]!.message).toMatch(/^cost limit: the operation's estimated cost is 22001 .*at most 20000/);
-    expect((await s.gql(`{ jobs(first: 400) { id flow { id jobs { id status } } } }`, {}, monitor)).data).toEqual({ jobs: [] });
+    expect(refused.errors![0]!.message).toMatch(/^cost limit: the operation's estimated cost is 22001 .*at most 10000/);
+    // 1 + 200 × 44 = 8,801.
+    expect((await s.gql(`{ jobs(first: 200) { id flow { id jobs { id status } } } }`, {}, monitor)).data).toEqual({ jobs: [] });
   });
 
   it('count an unpaged list by the rows there are: the same query is accepted over a few connections and refused over many', async () => {
@@ -109,12 +110,12 @@ describe('the request limits', () => {
       `mutation { ${Array.from({ length: n }, (_, i) => `c${i}: createConnection(input: { name: "bulk ${Math.random()}", connectorType: "http", config: { baseUrl: "http://127.0.0.1:9" } }) { id }`).join(' ')} }`;
     await s.ok(create(10));
     expect(codeOf(await s.gql(query, {}, monitor))).toBeUndefined();
-    // 1 + n × (20 + 4) > 20,000 from n = 834 on (the sizes are re-read at most every second).
-    for (let i = 0; i < 60; i++) await s.ok(create(15));
+    // 1 + n × (20 + 4) > 10,000 from n = 417 on (the sizes are re-read at most every second).
+    for (let i = 0; i < 30; i++) await s.ok(create(15));
     // The figure the estimate uses is up to a second old, by design.
     await waitUntil(async () => refusal(await s.gql(query, {}, monitor)).limit === 'cost', 5000, 'the unpaged list to be refused');
-    // Paged, it passes.
-    expect((await s.ok<{ connections: unknown[] }>(query.replace('connections', 'connections(first: 500)'), {}, monitor)).connections).toHaveLength(500);
+    // Paged, it passes: 1 + 400 × 24 = 9,601.
+    expect((await s.ok<{ connections: unknown[] }>(query.replace('connections', 'connections(first: 400)'), {}, monitor)).connections).toHaveLength(400);
   });
 
   it('apply the same limits over WebSocket', async () => {
@@ -125,7 +126,7 @@ describe('the request limits', () => {
           let result: FormattedExecutionResult | null = null;
           client.subscribe(
             { query, variables: { id: NO_SUCH_ID } },
-            { next: (r) => (result = r), error: (errors) => resolve({ errors }), complete: () => resolve(result as FormattedExecutionResult) },
+            { next: (r) => (result = r as FormattedExecutionResult), error: (errors) => resolve({ errors }), complete: () => resolve(result as FormattedExecutionResult) },
           );
         });
       const limitOf = (r: { errors?: unknown }): unknown => (r.errors as { extensions?: { limit?: unknown } }[] | undefined)?.[0]?.extensions?.limit;
