@@ -19,7 +19,18 @@
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
-import { GraphQLError, validate, type DocumentNode, type GraphQLSchema, type ParseOptions, type ValidationContext, type ValidationRule } from 'graphql';
+import {
+  GraphQLError,
+  Kind,
+  TypeInfo,
+  ValidationContext,
+  type ASTVisitFn,
+  type DocumentNode,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+  type ParseOptions,
+  type ValidationRule,
+} from 'graphql';
 
 /** Levels of fields; fragments do not count as a level of their own; `__schema` (introspection) is exempt. */
 export const MAX_DEPTH = 10;
@@ -99,9 +110,24 @@ export function withoutSuggestions(message: string): string {
 
 /**
  * The limits alone, on a parsed document: run before graphql-js's own rules,
- * which cost far more on a big document (tens of ms for the 38-alias bomb),
- * so that a refused operation costs a lexing, a parse and these walks only.
+ * which cost far more on a big document, so that a refused operation costs a
+ * lexing, a parse and these walks only. graphql-armor's visitors act on
+ * OperationDefinition nodes alone and walk the selections themselves, so
+ * they are called on each operation as `visit` would call them, without a
+ * walk of the whole document (`validate` with these rules alone took 4.5 ms
+ * on the 38-alias bomb under jest, this 0.4 ms).
  */
 export function limitRefusals(schema: GraphQLSchema, document: DocumentNode): readonly GraphQLError[] {
-  return validate(schema, document, requestLimitRules);
+  const errors: GraphQLError[] = [];
+  const context = new ValidationContext(schema, document, new TypeInfo(schema), (error) => errors.push(error));
+  const visitors = requestLimitRules.map((rule) => rule(context) as { OperationDefinition?: ASTVisitFn<OperationDefinitionNode> | { enter?: ASTVisitFn<OperationDefinitionNode> } });
+  for (const definition of document.definitions) {
+    if (definition.kind !== Kind.OPERATION_DEFINITION) continue;
+    for (const visitor of visitors) {
+      const on = visitor.OperationDefinition;
+      const enter = typeof on === 'function' ? on : on?.enter;
+      enter?.call(visitor, definition, undefined, undefined, [], []);
+    }
+  }
+  return errors;
 }
