@@ -183,15 +183,18 @@ export function apiLoad(h: Harness): Promise<Record<string, unknown>> {
 /**
  * `apiLoadHostile` (issue #16): the same load while a MONITOR sends bombs
  * the server refuses (38 aliases of connections { flows { steps {
- * connection } } }, a cost of ~250,000 through `first`, 11 levels of depth),
- * HOSTILE_IN_FLIGHT at a time, back to back, on connections of its own.
- * Target: the normal requests' p99 still under 100 ms.
+ * connection } } }, a cost of ~750,000 through `first`, 11 levels of depth),
+ * open loop at BENCH_HOSTILE_RPS (default 50/s) on connections of its own
+ * (BENCH_HOSTILE_RPS=0 with BENCH_HOSTILE_IN_FLIGHT=n: n back to back
+ * instead, as fast as the server answers). Target: the normal requests'
+ * p99 still under 100 ms.
  */
 export function apiLoadHostile(h: Harness): Promise<Record<string, unknown>> {
   return loadWhileRunning(h, null, true);
 }
 
 const HOSTILE_IN_FLIGHT = Number(process.env.BENCH_HOSTILE_IN_FLIGHT ?? 8);
+const HOSTILE_PER_SECOND = Number(process.env.BENCH_HOSTILE_RPS ?? 50);
 
 function hostileBombs(): string[] {
   const alias = (i: number): string => `c${i}: connections { id name queueSize flows { id name steps { id kind connection { id name config } } } }`;
@@ -211,38 +214,49 @@ interface HostileRun {
 /** HOSTILE_IN_FLIGHT loops, each sending the next bomb as soon as the last was answered, until stopped. */
 async function startHostile(h: Harness, graphqlUrl: string): Promise<HostileRun> {
   const { createApiToken } = await h.gql(`mutation { createApiToken(name: "hostile monitor", role: MONITOR) { secret } }`);
-  const agent = new Agent({ connections: HOSTILE_IN_FLIGHT });
+  const agent = new Agent({ connections: 16 });
   const bombs = hostileBombs();
   const outcomes: Record<string, number> = {};
   const latencies: number[] = [];
   let running = true;
   let sent = 0;
-  const loop = async (): Promise<void> => {
-    while (running) {
-      const query = bombs[sent++ % bombs.length] as string;
-      const started = performance.now();
-      const response = await httpRequest(graphqlUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${createApiToken.secret}` },
-        body: JSON.stringify({ query }),
-        dispatcher: agent,
-      });
-      const body = (await response.body.json()) as { errors?: { extensions?: { limit?: string; code?: string } }[] };
-      latencies.push(performance.now() - started);
-      const outcome = body.errors?.[0]?.extensions?.limit ?? body.errors?.[0]?.extensions?.code ?? 'answered';
-      outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
-    }
+  const fire = async (): Promise<void> => {
+    const query = bombs[sent++ % bombs.length] as string;
+    const started = performance.now();
+    const response = await httpRequest(graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${createApiToken.secret}` },
+      body: JSON.stringify({ query }),
+      dispatcher: agent,
+    });
+    const body = (await response.body.json()) as { errors?: { extensions?: { limit?: string; code?: string } }[] };
+    latencies.push(performance.now() - started);
+    const outcome = body.errors?.[0]?.extensions?.limit ?? body.errors?.[0]?.extensions?.code ?? 'answered';
+    outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
   };
-  const loops = Array.from({ length: HOSTILE_IN_FLIGHT }, () => loop());
+  const loops: Promise<void>[] = [];
   const start = performance.now();
+  let timer: NodeJS.Timeout | null = null;
+  if (HOSTILE_PER_SECOND > 0) {
+    timer = setInterval(() => {
+      const due = Math.floor(((performance.now() - start) * HOSTILE_PER_SECOND) / 1000);
+      while (running && sent < due) loops.push(fire());
+    }, 5);
+  } else {
+    const loop = async (): Promise<void> => {
+      while (running) await fire();
+    };
+    for (let i = 0; i < HOSTILE_IN_FLIGHT; i++) loops.push(loop());
+  }
   return {
     async stop() {
       running = false;
+      if (timer) clearInterval(timer);
       await Promise.all(loops);
       await agent.close();
       const sorted = latencies.sort((a, b) => a - b);
       return {
-        inFlight: HOSTILE_IN_FLIGHT,
+        mode: HOSTILE_PER_SECOND > 0 ? `${HOSTILE_PER_SECOND}/s open loop` : `${HOSTILE_IN_FLIGHT} back to back`,
         sent: latencies.length,
         perSecond: +(latencies.length / ((performance.now() - start) / 1000)).toFixed(1),
         outcomes,
@@ -413,7 +427,7 @@ async function loadWhileRunning(h: Harness, workerPid: number | null, hostile = 
   const all = summary([...querySamples, ...mutationSamples], seconds, windowEnd);
   const errors = [...querySamples, ...mutationSamples].filter((s) => s.error !== null).map((s) => s.error);
   return {
-    case: `API load: ${QUERIES_PER_SECOND} queries/s + ${MUTATIONS_PER_SECOND} mutations/s for ${seconds} s, open loop, while a ${level === null ? 'burst' : `level ${level}`} flow runs${workerPid === null ? '' : ' in a separate ROLE=worker process'}${hostile ? `, and a MONITOR sends refused bombs ${HOSTILE_IN_FLIGHT} at a time` : ''}`,
+    case: `API load: ${QUERIES_PER_SECOND} queries/s + ${MUTATIONS_PER_SECOND} mutations/s for ${seconds} s, open loop, while a ${level === null ? 'burst' : `level ${level}`} flow runs${workerPid === null ? '' : ' in a separate ROLE=worker process'}${hostile ? `, and a MONITOR sends refused bombs (${HOSTILE_PER_SECOND > 0 ? `${HOSTILE_PER_SECOND}/s` : `${HOSTILE_IN_FLIGHT} back to back`})` : ''}`,
     queries: q,
     mutations: m,
     p99Ms: all.p99Ms,
