@@ -180,6 +180,93 @@ export function apiLoad(h: Harness): Promise<Record<string, unknown>> {
   return loadWhileRunning(h, null);
 }
 
+/**
+ * `apiLoadHostile` (issue #16): the same load while a MONITOR sends bombs
+ * the server refuses (38 aliases of connections { flows { steps {
+ * connection } } }, a cost of ~750,000 through `first`, 11 levels of depth),
+ * open loop at BENCH_HOSTILE_RPS (default 50/s) on connections of its own
+ * (BENCH_HOSTILE_RPS=0 with BENCH_HOSTILE_IN_FLIGHT=n: n back to back
+ * instead, as fast as the server answers). Target: the normal requests'
+ * p99 still under 100 ms.
+ */
+export function apiLoadHostile(h: Harness): Promise<Record<string, unknown>> {
+  return loadWhileRunning(h, null, true);
+}
+
+const HOSTILE_IN_FLIGHT = Number(process.env.BENCH_HOSTILE_IN_FLIGHT ?? 8);
+const HOSTILE_PER_SECOND = Number(process.env.BENCH_HOSTILE_RPS ?? 50);
+
+function hostileBombs(): string[] {
+  const alias = (i: number): string => `c${i}: connections { id name queueSize flows { id name steps { id kind connection { id name config } } } }`;
+  let deep = 'id';
+  for (let level = 2; level < 11; level++) deep = `borrowConcurrencyFrom { ${deep} }`;
+  return [
+    `{ ${Array.from({ length: 38 }, (_, i) => alias(i)).join(' ')} }`,
+    `{ jobs(first: 500) { id flow { id jobs(first: 500) { id status recordsSucceeded } } } }`,
+    `{ connections { ${deep} } }`,
+  ];
+}
+
+interface HostileRun {
+  stop(): Promise<Record<string, unknown>>;
+}
+
+/** HOSTILE_IN_FLIGHT loops, each sending the next bomb as soon as the last was answered, until stopped. */
+async function startHostile(h: Harness, graphqlUrl: string): Promise<HostileRun> {
+  const { createApiToken } = await h.gql(`mutation { createApiToken(name: "hostile monitor", role: MONITOR) { secret } }`);
+  const agent = new Agent({ connections: 16 });
+  const bombs = hostileBombs();
+  const outcomes: Record<string, number> = {};
+  const latencies: number[] = [];
+  let running = true;
+  let sent = 0;
+  const fire = async (): Promise<void> => {
+    const query = bombs[sent++ % bombs.length] as string;
+    const started = performance.now();
+    const response = await httpRequest(graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${createApiToken.secret}` },
+      body: JSON.stringify({ query }),
+      dispatcher: agent,
+    });
+    const body = (await response.body.json()) as { errors?: { extensions?: { limit?: string; code?: string } }[] };
+    latencies.push(performance.now() - started);
+    const outcome = body.errors?.[0]?.extensions?.limit ?? body.errors?.[0]?.extensions?.code ?? 'answered';
+    outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+  };
+  const loops: Promise<void>[] = [];
+  const start = performance.now();
+  let timer: NodeJS.Timeout | null = null;
+  if (HOSTILE_PER_SECOND > 0) {
+    timer = setInterval(() => {
+      const due = Math.floor(((performance.now() - start) * HOSTILE_PER_SECOND) / 1000);
+      while (running && sent < due) loops.push(fire());
+    }, 5);
+  } else {
+    const loop = async (): Promise<void> => {
+      while (running) await fire();
+    };
+    for (let i = 0; i < HOSTILE_IN_FLIGHT; i++) loops.push(loop());
+  }
+  return {
+    async stop() {
+      running = false;
+      if (timer) clearInterval(timer);
+      await Promise.all(loops);
+      await agent.close();
+      const sorted = latencies.sort((a, b) => a - b);
+      return {
+        mode: HOSTILE_PER_SECOND > 0 ? `${HOSTILE_PER_SECOND}/s open loop` : `${HOSTILE_IN_FLIGHT} back to back`,
+        sent: latencies.length,
+        perSecond: +(latencies.length / ((performance.now() - start) / 1000)).toFixed(1),
+        outcomes,
+        p50Ms: +percentile(sorted, 50).toFixed(1),
+        p99Ms: +percentile(sorted, 99).toFixed(1),
+      };
+    },
+  };
+}
+
 export async function apiLoadSplit(h: Harness): Promise<Record<string, unknown>> {
   const worker = startWorker(h);
   try {
@@ -190,7 +277,7 @@ export async function apiLoadSplit(h: Harness): Promise<Record<string, unknown>>
 }
 
 /** `workerPid`: the engine's own process, or null when the API's process runs it too. */
-async function loadWhileRunning(h: Harness, workerPid: number | null): Promise<Record<string, unknown>> {
+async function loadWhileRunning(h: Harness, workerPid: number | null, hostile = false): Promise<Record<string, unknown>> {
   const seconds = Number(process.env.BENCH_APILOAD_SECONDS ?? 20);
   const records = Number(process.env.BENCH_APILOAD_RECORDS ?? 300000);
   const level = process.env.BENCH_APILOAD_LEVEL ? Number(process.env.BENCH_APILOAD_LEVEL) : null;
@@ -295,6 +382,7 @@ async function loadWhileRunning(h: Harness, workerPid: number | null): Promise<R
   const workerCpuBefore = workerPid === null ? 0 : cpuSeconds(workerPid);
   const clientCpuBefore = process.cpuUsage();
   const during0 = await succeeded();
+  const bombing = hostile ? await startHostile(h, graphqlUrl) : null;
   const start = performance.now();
   let sentQueries = 0;
   let sentMutations = 0;
@@ -323,6 +411,7 @@ async function loadWhileRunning(h: Harness, workerPid: number | null): Promise<R
     }, 1);
   });
   const windowEnd = performance.now();
+  const hostileFigures = bombing ? await bombing.stop() : null;
   const during1 = await succeeded();
   const serverCpu = cpuSeconds(h.sluicePid) - cpuBefore;
   const workerCpu = workerPid === null ? null : cpuSeconds(workerPid) - workerCpuBefore;
@@ -338,7 +427,7 @@ async function loadWhileRunning(h: Harness, workerPid: number | null): Promise<R
   const all = summary([...querySamples, ...mutationSamples], seconds, windowEnd);
   const errors = [...querySamples, ...mutationSamples].filter((s) => s.error !== null).map((s) => s.error);
   return {
-    case: `API load: ${QUERIES_PER_SECOND} queries/s + ${MUTATIONS_PER_SECOND} mutations/s for ${seconds} s, open loop, while a ${level === null ? 'burst' : `level ${level}`} flow runs${workerPid === null ? '' : ' in a separate ROLE=worker process'}`,
+    case: `API load: ${QUERIES_PER_SECOND} queries/s + ${MUTATIONS_PER_SECOND} mutations/s for ${seconds} s, open loop, while a ${level === null ? 'burst' : `level ${level}`} flow runs${workerPid === null ? '' : ' in a separate ROLE=worker process'}${hostile ? `, and a MONITOR sends refused bombs (${HOSTILE_PER_SECOND > 0 ? `${HOSTILE_PER_SECOND}/s` : `${HOSTILE_IN_FLIGHT} back to back`})` : ''}`,
     queries: q,
     mutations: m,
     p99Ms: all.p99Ms,
@@ -347,6 +436,7 @@ async function loadWhileRunning(h: Harness, workerPid: number | null): Promise<R
     met: all.p99Ms < TARGET_P99_MS && all.errors === 0,
     firstErrors: [...new Set(errors)].slice(0, 5),
     byKind: byKind([...querySamples, ...mutationSamples]),
+    ...(hostileFigures ? { hostile: hostileFigures } : {}),
     p99MsBySecond: p99BySecond([...querySamples, ...mutationSamples], start),
     engine: {
       recordsPerSecondBefore: Math.round(((before1.n - before0.n) * 1000) / (before1.at - before0.at)),

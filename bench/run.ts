@@ -4,7 +4,7 @@
  *
  *   npm run bench                  every case
  *   npm run bench -- level burst   only the named cases (level, burst, latency, live, hiddenConcurrency,
- *                                  hiddenRate, recovery, memory, ceiling, apiLoad, apiLoadSplit)
+ *                                  hiddenRate, recovery, memory, ceiling, apiLoad, apiLoadHostile, apiLoadSplit)
  *   npm run bench -- --peers       beside graphile-worker (bench/peers.ts)
  */
 import fs from 'node:fs';
@@ -13,7 +13,7 @@ import { Client } from 'pg';
 import WebSocket from 'ws';
 import { enqueueMessages } from '../src/engine/sql/enqueueMessages';
 import { rssMb, startHarness, type Harness } from './harness';
-import { apiLoad, apiLoadSplit, SPLIT_ENV, startWorker } from './apiLoad';
+import { apiLoad, apiLoadHostile, apiLoadSplit, SPLIT_ENV, startWorker } from './apiLoad';
 import { runPeers } from './peers';
 import { drainMessages } from './sluiceDrain';
 import { ceiling } from './ceiling';
@@ -415,6 +415,7 @@ const cases: Record<string, (h: Harness) => Promise<Record<string, unknown>>> = 
     }
   },
   apiLoad,
+  apiLoadHostile,
   apiLoadSplit,
 };
 

@@ -65,6 +65,12 @@ export interface Config {
   outbound: OutboundRanges;
   /** Days a RETRIED or RESOLVED JobError is kept after it was closed (at least 30: the contract's promise); OPEN ones are never deleted. */
   jobErrorRetentionDays: number;
+  /** Origins browsers may call the API from (CORS); empty: the same origin only. */
+  corsOrigins: string[];
+  /** WebSockets one token may hold open at once in this process. */
+  maxSocketsPerToken: number;
+  /** Operations one token may run at once over all its WebSockets in this process. */
+  maxSubscriptionsPerToken: number;
 }
 
 /** pino's levels; `silent` logs nothing. */
@@ -177,6 +183,26 @@ export function outboundRanges(env: Env): OutboundRanges {
   return { deny, allow: cidrList('OUTBOUND_ALLOW', allowRaw) };
 }
 
+/** `https://console.example.com,http://localhost:5173`: each an origin (scheme, host, port; no path). */
+function corsOrigins(raw: string | undefined): string[] {
+  const origins = (raw ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  for (const origin of origins) {
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = null;
+    }
+    if (!parsed || parsed.origin !== origin) {
+      throw new ConfigError(`CORS_ORIGINS must be a comma-separated list of origins such as https://console.example.com (no path, no trailing slash), got "${origin}"`);
+    }
+  }
+  return origins;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const dataDir = path.resolve(env.DATA_DIR || './.data');
   const databaseUrl = env.DATABASE_URL;
@@ -214,5 +240,8 @@ export function loadConfig(env: Env = process.env): Config {
     connectionInitTimeoutMs: integer(env, 'CONNECTION_INIT_TIMEOUT_MS', 10000, 100, 600000),
     outbound: outboundRanges(env),
     jobErrorRetentionDays: integer(env, 'JOB_ERROR_RETENTION_DAYS', 30, 30, 36500),
+    corsOrigins: corsOrigins(env.CORS_ORIGINS),
+    maxSocketsPerToken: integer(env, 'MAX_SOCKETS_PER_TOKEN', 8, 1, 10000),
+    maxSubscriptionsPerToken: integer(env, 'MAX_SUBSCRIPTIONS_PER_TOKEN', 100, 1, 100000),
   };
 }

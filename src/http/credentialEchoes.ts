@@ -9,9 +9,17 @@
  * when the variable an error names holds credentials, its value is left out of
  * the message; graphql-js's reason (after the last "; ") is kept unless it too
  * repeats a credential string. Used for GraphQL over HTTP and over WebSocket.
+ *
+ * Credentials written as literals in the document are echoed too: graphql-js
+ * prints a wrongly typed literal whole (`ID cannot represent a non-string
+ * and non-integer value: {credentials: {token: "…"}}`), and a syntax error
+ * names the token it stopped at (`Expected Name, found String "…"`). So a
+ * message that holds a string found beneath a `credentials` field of the
+ * document has it replaced, and a syntax error never repeats a string token
+ * (the document did not parse, so which strings are credentials is unknown).
  */
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
-import type { GraphQLFormattedError } from 'graphql';
+import { Kind, visit, type DocumentNode, type GraphQLFormattedError } from 'graphql';
 
 const ECHO = /^Variable "\$([_A-Za-z][_0-9A-Za-z]*)" got invalid value /;
 
@@ -30,11 +38,47 @@ function holdsCredentials(value: unknown, secrets: string[], inside = false): bo
   return holds;
 }
 
+/** Every string literal beneath a `credentials` object field or argument of the document. */
+function literalCredentials(document: DocumentNode): string[] {
+  const secrets: string[] = [];
+  let inside = 0;
+  const enter = (node: { name: { value: string } }): void => {
+    if (node.name.value === 'credentials') inside++;
+  };
+  const leave = (node: { name: { value: string } }): void => {
+    if (node.name.value === 'credentials') inside--;
+  };
+  visit(document, {
+    [Kind.OBJECT_FIELD]: { enter, leave },
+    [Kind.ARGUMENT]: { enter, leave },
+    [Kind.STRING]: (node) => {
+      if (inside > 0 && node.value.length > 0) secrets.push(node.value);
+    },
+  });
+  return secrets;
+}
+
+const NOT_REPEATED = '(a credential, not repeated here)';
+/** graphql-js's description of a string token in a syntax error: `String "…"` or `BlockString "…"`, up to the message's end. */
+const STRING_TOKEN_IN_SYNTAX_ERROR = /((?:Block)?String) ".*"(\.?)$/s;
+
+function withoutLiteralEchoes(message: string, secrets: readonly string[]): string {
+  if (message.startsWith('Syntax Error:')) return message.replace(STRING_TOKEN_IN_SYNTAX_ERROR, '$1 (not repeated here)$2');
+  let kept = message;
+  // As graphql-js prints a string literal: quoted, so that a short value does not mangle the rest of the message.
+  for (const secret of secrets) kept = kept.split(JSON.stringify(secret)).join(NOT_REPEATED);
+  return kept;
+}
+
 export function withoutCredentialEchoes(
   errors: readonly GraphQLFormattedError[],
   variables: Readonly<Record<string, unknown>> | null | undefined,
+  document?: DocumentNode,
 ): GraphQLFormattedError[] {
-  return errors.map((error) => {
+  const literals = document ? literalCredentials(document) : [];
+  return errors.map((found) => {
+    const message = withoutLiteralEchoes(found.message, literals);
+    const error = message === found.message ? found : { ...found, message };
     const name = ECHO.exec(error.message)?.[1];
     if (name === undefined || !variables) return error;
     const secrets: string[] = [];
@@ -50,9 +94,9 @@ export function withoutCredentialEchoes(
 export const credentialEchoPlugin: ApolloServerPlugin<BaseContext> = {
   async requestDidStart() {
     return {
-      async willSendResponse({ request, response }) {
+      async willSendResponse({ request, response, document }) {
         if (response.body.kind !== 'single' || !response.body.singleResult.errors) return;
-        response.body.singleResult.errors = withoutCredentialEchoes(response.body.singleResult.errors, request.variables);
+        response.body.singleResult.errors = withoutCredentialEchoes(response.body.singleResult.errors, request.variables, document);
       },
     };
   },

@@ -14,28 +14,27 @@ import {
   ApolloServerPluginSchemaReportingDisabled,
   ApolloServerPluginUsageReportingDisabled,
 } from '@apollo/server/plugin/disabled';
-import { specifiedRules, validate, type GraphQLSchema } from 'graphql';
-import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
+import type { GraphQLError, GraphQLSchema } from 'graphql';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 import type { RequestContext, Viewer } from '../schema/common/context';
-import { badUserInput, unauthenticated } from '../schema/common/errors';
+import { unauthenticated } from '../schema/common/errors';
 import { createLoaders } from '../schema/common/loaders';
 import type { Services } from '../schema/services';
 import { viewerFor } from './authenticate';
 import { serveConsole, wantsExplorer, type ConsoleBundle } from './consoleBundle';
-import { credentialEchoPlugin, withoutCredentialEchoes } from './credentialEchoes';
-import { requestSizeRule } from './requestLimits';
+import { CostBudget } from './costBudget';
+import { corsFor } from './cors';
+import { credentialEchoPlugin } from './credentialEchoes';
+import { ListSizeReader } from './listSizes';
+import { OperationGate } from './operationGate';
+import { isTokenLimitError, PARSE_OPTIONS, tokenLimitError } from './requestLimits';
 import type { RequestsInProgress } from './requestsInProgress';
+import { startWebSocketServer } from './websocket';
 import type { OpenPort } from './probes';
 import { AccessLog } from './accessLog';
 
 const MAX_BODY_BYTES = 1024 * 1024;
-const MAX_WS_PAYLOAD_BYTES = 256 * 1024;
-const MAX_SUBSCRIPTIONS_PER_SOCKET = 100;
-/** How soon an open socket notices that its token was revoked. */
-const TOKEN_RECHECK_MS = 2000;
 
 export interface HttpServerOptions {
   schema: GraphQLSchema;
@@ -52,6 +51,10 @@ export interface HttpServerOptions {
   console?: ConsoleBundle | null;
   /** A socket that never sends connection_init is closed (4408) after this. */
   connectionInitTimeoutMs: number;
+  /** Origins browsers may call the API from (CORS_ORIGINS). */
+  corsOrigins: readonly string[];
+  maxSocketsPerToken: number;
+  maxSubscriptionsPerToken: number;
   /** Told how long each GraphQL request over HTTP took, request to response finished (the engine's API share). */
   onGraphqlServed?: (durationMs: number) => void;
   /** Kept up to date with the GraphQL requests over HTTP not answered yet (the engine's API share). */
@@ -63,17 +66,6 @@ export interface RunningHttpServer {
   port: number;
   close(): Promise<void>;
 }
-
-/** Every operation needs a live token; which role each field needs is the auth checker's business. */
-const requireViewer: ApolloServerPlugin<RequestContext> = {
-  async requestDidStart() {
-    return {
-      async didResolveOperation({ contextValue }) {
-        if (!contextValue.viewer) throw unauthenticated();
-      },
-    };
-  },
-};
 
 function metricsPlugin(metrics: Metrics): ApolloServerPlugin<RequestContext> {
   return {
@@ -156,6 +148,33 @@ function send(res: ServerResponse, status: number, body: string, contentType = '
   res.end(body);
 }
 
+/** A GraphQL error response of our own, in the shape Apollo answers with. */
+function sendErrors(res: ServerResponse, status: number, errors: { message: string; extensions?: Record<string, unknown> }[]): void {
+  send(res, status, JSON.stringify({ errors }));
+}
+
+/** An error's message and code, without its HTTP status (that goes in the response's status line). */
+function asResponseError(error: GraphQLError): { message: string; extensions: Record<string, unknown> } {
+  const { http: _http, ...extensions } = error.extensions as Record<string, unknown>;
+  return { message: error.message, extensions };
+}
+
+/** The query and variables of a GET (?query=…&variables=…) or of a POST's JSON body, for the checks made before Apollo parses. */
+function operationOf(method: string, url: URL, body: unknown): { query: unknown; variables: unknown; operationName: unknown } {
+  if (method === 'GET') {
+    let variables: unknown = undefined;
+    try {
+      variables = JSON.parse(url.searchParams.get('variables') ?? 'null');
+    } catch {
+      variables = undefined; // Apollo answers the malformed variables itself.
+    }
+    return { query: url.searchParams.get('query'), variables, operationName: url.searchParams.get('operationName') ?? undefined };
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return { query: undefined, variables: undefined, operationName: undefined };
+  const { query, variables, operationName } = body as { query?: unknown; variables?: unknown; operationName?: unknown };
+  return { query, variables, operationName };
+}
+
 function routeOf(path: string): string {
   return path === '/graphql' || path === '/healthz' || path === '/metrics' ? path : 'other';
 }
@@ -163,11 +182,10 @@ function routeOf(path: string): string {
 export async function startHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
   const { schema, services, logger, metrics } = options;
   const accessLog = new AccessLog(logger);
-  const contextFor = async (authorization: unknown): Promise<RequestContext> => ({
-    viewer: await viewerFor(services.tokens, authorization),
-    services,
-    loaders: createLoaders(services),
-  });
+  const listSizes = new ListSizeReader(services.sql);
+  const budget = new CostBudget();
+  const gate = new OperationGate(schema, listSizes, budget);
+  const cors = corsFor(options.corsOrigins);
 
   const apollo = new ApolloServer<RequestContext>({
     schema,
@@ -177,12 +195,17 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     csrfPrevention: false,
     // Shutdown is main.ts's job (drain first); Apollo would otherwise re-raise the signal itself.
     stopOnTerminationSignals: false,
-    validationRules: [requestSizeRule],
-    plugins: [accessLog.plugin(), requireViewer, metricsPlugin(metrics), credentialEchoPlugin, noStore, ...UNUSED_APOLLO_FEATURES],
+    // The limits were checked before (operationGate.ts); the parser's token limit stays, in case.
+    parseOptions: PARSE_OPTIONS,
+    // No "Did you mean …?" in validation errors (requestLimits.ts, withoutSuggestions).
+    hideSchemaDetailsFromClientErrors: true,
+    plugins: [accessLog.plugin(), metricsPlugin(metrics), credentialEchoPlugin, noStore, ...UNUSED_APOLLO_FEATURES],
     includeStacktraceInErrorResponses: false,
     // An unexpected error is the server's, not the client's: log it whole,
     // answer without PostgreSQL's wording (constraint names, values).
     formatError: (formatted, error) => {
+      // The token limit is graphql-js's parser's: named and coded as the other limits are.
+      if (formatted.extensions?.code === 'GRAPHQL_PARSE_FAILED' && isTokenLimitError(formatted)) return asResponseError(tokenLimitError());
       if (formatted.extensions?.code !== 'INTERNAL_SERVER_ERROR') return formatted;
       logger.error({ err: error, path: formatted.path }, 'unexpected error in a GraphQL operation');
       return { ...formatted, message: 'internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } };
@@ -196,7 +219,18 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   });
   await apollo.start();
 
+  /**
+   * The token first: a request without a live one is answered 401 before its
+   * body is read, so it costs no parse, no validation, nothing but the
+   * token's lookup (contract: "requests").
+   */
   async function handleGraphql(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const viewer: Viewer | null = await viewerFor(services.tokens, req.headers.authorization);
+    if (!viewer) {
+      res.setHeader('www-authenticate', 'Bearer');
+      sendErrors(res, 401, [asResponseError(unauthenticated())]);
+      return;
+    }
     let body: unknown = undefined;
     if (req.method === 'POST') {
       const text = await readBody(req);
@@ -211,13 +245,33 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
         body = text;
       }
     }
+    const method = (req.method ?? 'GET').toUpperCase();
+    const { query, variables, operationName } = operationOf(method, url, body);
+    // Not a string: not a GraphQL request, which Apollo answers itself.
+    if (typeof query === 'string') {
+      let admission: Awaited<ReturnType<OperationGate['admit']>>;
+      try {
+        admission = await gate.admit({ query, variables, operationName: typeof operationName === 'string' ? operationName : undefined });
+      } catch (error) {
+        // The cost estimate reads list sizes from the database: its failure is the server's, answered as any other.
+        logger.error({ err: error }, 'unexpected error in a GraphQL operation');
+        sendErrors(res, 500, [{ message: 'internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }]);
+        return;
+      }
+      if (admission.kind === 'refused') {
+        const status = Math.max(...admission.errors.map((e) => Number((e.extensions.http as { status?: number } | undefined)?.status ?? 400)));
+        sendErrors(res, status, admission.errors.map(asResponseError));
+        return;
+      }
+      res.once('close', admission.giveBack);
+    }
     const headers = new HeaderMap();
     for (const [key, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
     }
     const result = await apollo.executeHTTPGraphQLRequest({
-      httpGraphQLRequest: { method: (req.method ?? 'GET').toUpperCase(), headers, search: url.search, body },
-      context: () => accessLog.bind(req, contextFor(req.headers.authorization)),
+      httpGraphQLRequest: { method, headers, search: url.search, body },
+      context: () => accessLog.bind(req, Promise.resolve({ viewer, services, loaders: createLoaders(services) })),
     });
     const responseHeaders: Record<string, string> = {};
     for (const [key, value] of result.headers) responseHeaders[key] = value;
@@ -251,6 +305,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       if (url.pathname === '/graphql' && options.serveApi && options.console && wantsExplorer(req, url)) {
         if (!serveConsole(options.console, req, res, url)) send(res, 404, JSON.stringify({ error: 'not found' }));
       } else if (url.pathname === '/graphql' && options.serveApi) {
+        if ((await cors(req, res)) === 'answered') return;
         if (req.method !== 'GET' && req.method !== 'POST') {
           res.setHeader('allow', 'GET, POST');
           send(res, 405, JSON.stringify({ errors: [{ message: 'use GET or POST on /graphql' }] }));
@@ -277,60 +332,16 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     });
   });
 
-  let wsCleanup: { dispose: () => void | Promise<void> } | null = null;
-  let wss: WebSocketServer | null = null;
-  if (options.serveApi) {
-    wss = new WebSocketServer({ server, path: '/graphql', maxPayload: MAX_WS_PAYLOAD_BYTES });
-    wsCleanup = useServer<Record<string, unknown> | undefined, { viewer?: Viewer | null; tokenCheck?: NodeJS.Timeout }>(
-      {
+  const websocket = options.serveApi
+    ? startWebSocketServer(server, {
         schema,
-        connectionInitWaitTimeout: options.connectionInitTimeoutMs,
-        onConnect: async (ctx) => {
-          const viewer = await viewerFor(services.tokens, ctx.connectionParams?.authorization);
-          if (!viewer) return false; // graphql-ws closes with 4403 Forbidden
-          // Closed while the token was looked up (a second connection_init, a
-          // client gone): onClose has run, so a re-check started now would never stop.
-          if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) return false;
-          ctx.extra.viewer = viewer;
-          // A subscription may outlive its token: a revoked token closes the socket.
-          ctx.extra.tokenCheck = setInterval(() => {
-            services.tokens
-              .isLive(viewer.tokenId)
-              .then((live) => {
-                if (!live) ctx.extra.socket.close(4403, 'Forbidden');
-              })
-              .catch(() => undefined);
-          }, TOKEN_RECHECK_MS);
-          ctx.extra.tokenCheck.unref();
-          return true;
-        },
-        onClose: (ctx) => clearInterval(ctx.extra.tokenCheck),
-        // The viewer was read at connection_init: ask again per operation, so
-        // that a token revoked since cannot go on acting through an open socket.
-        onSubscribe: async (ctx) => {
-          // One socket may not hold the server's memory and LISTEN fan-out hostage.
-          // ctx.subscriptions already holds the one being subscribed.
-          if (Object.keys(ctx.subscriptions).length > MAX_SUBSCRIPTIONS_PER_SOCKET) {
-            return [badUserInput(`at most ${MAX_SUBSCRIPTIONS_PER_SOCKET} operations may run at once on one socket; open another socket`)];
-          }
-          const viewer = ctx.extra.viewer;
-          if (viewer && (await services.tokens.isLive(viewer.tokenId))) return undefined;
-          ctx.extra.socket.close(4403, 'Forbidden');
-          return [unauthenticated()];
-        },
-        context: (ctx): RequestContext => ({
-          viewer: ctx.extra.viewer ?? null,
-          services,
-          loaders: createLoaders(services),
-        }),
-        validate: (schema, document) => validate(schema, document, [...specifiedRules, requestSizeRule]),
-        // As over HTTP: a coercion error must not repeat credentials (credentialEchoes.ts).
-        onNext: (_ctx, _id, payload, _args, result) =>
-          result.errors ? { ...result, errors: withoutCredentialEchoes(result.errors.map((e) => e.toJSON()), payload.variables) } : undefined,
-      },
-      wss,
-    );
-  }
+        services,
+        gate,
+        connectionInitTimeoutMs: options.connectionInitTimeoutMs,
+        maxSocketsPerToken: options.maxSocketsPerToken,
+        maxSubscriptionsPerToken: options.maxSubscriptionsPerToken,
+      })
+    : null;
 
   options.port.serve(server, options.isHealthy);
 
@@ -339,8 +350,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     port: options.port.port,
     async close() {
       options.port.stopServing();
-      await wsCleanup?.dispose();
-      wss?.close();
+      await websocket?.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

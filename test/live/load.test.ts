@@ -23,7 +23,8 @@ describe('Subscription.queueSize under load', () => {
   let clients: Client[] = [];
 
   beforeAll(async () => {
-    s = await startTestSluice({ engine: true });
+    // One token's 1,000 subscribers: above the caps per token (README, Security), raised here.
+    s = await startTestSluice({ engine: true, env: { MAX_SOCKETS_PER_TOKEN: '50', MAX_SUBSCRIPTIONS_PER_TOKEN: '1000' } });
     api = await startRecordingApi({ orders: orders(RECORDS), latencyMs: 50 });
   });
   afterAll(async () => {

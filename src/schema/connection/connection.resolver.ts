@@ -2,6 +2,7 @@ import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver
 import type { ConnectionRow } from '../../database/entities';
 import { policyFromColumns } from '../../engine';
 import type { RequestContext } from '../common/context';
+import { validPage } from '../common/paging';
 import { Flow, Step } from '../flow/flow.type';
 import type { ConnectionWithCounts } from './connectionReads';
 import { Connection, ConnectionTestResult, RateLimit } from './connection.type';
@@ -32,9 +33,14 @@ async function loadConnection(ctx: RequestContext, id: string): Promise<Connecti
 
 @Resolver(() => Connection)
 export class ConnectionResolver {
-  @Query(() => [Connection])
-  async connections(@Ctx() ctx: RequestContext): Promise<Connection[]> {
-    return (await ctx.services.connections.list()).map((found) => primed(ctx, found));
+  @Query(() => [Connection], { description: 'Oldest first; `after` is the last id of the previous page; without `first`, all of them.' })
+  async connections(
+    @Arg('first', () => Int, { nullable: true }) first: number | null,
+    @Arg('after', () => ID, { nullable: true }) after: string | null,
+    @Ctx() ctx: RequestContext,
+  ): Promise<Connection[]> {
+    const page = validPage('connection', first, after);
+    return (await ctx.services.connections.list(page)).map((found) => primed(ctx, found));
   }
 
   @Query(() => Connection, { nullable: true })

@@ -14,6 +14,7 @@ import { connectorLogger } from '../../connectors/connectorLogger';
 import { connectorErrorKind, type ConnectorError } from '../../connectors/sdk';
 import { badUserInput, conflict, isWellFormedId, notFound } from '../common/errors';
 import { findOrNotFound } from '../common/ids';
+import type { Page } from '../common/paging';
 import { validName } from '../common/names';
 import { LOCK_BORROW_GRAPH, lockBorrowGraph, moveSubtreeToQueueOwner, subtreeIds } from './borrowGraph';
 import { typeormQueryable } from '../../database/typeormQueryable';
@@ -83,8 +84,15 @@ export class ConnectionService {
   }
 
   /** Every connection, oldest first, with its queue's numbers. */
-  list(): Promise<ConnectionWithCounts[]> {
-    return connectionsWithCounts(this.sql, null);
+  /** Oldest first; NOT_FOUND when `after` names no connection. */
+  async list(page: Page = { first: null, after: null }): Promise<ConnectionWithCounts[]> {
+    const found = await connectionsWithCounts(this.sql, null, page);
+    // An empty page may mean an `after` that names nothing: ask only then.
+    if (found.length === 0 && page.after !== null && page.first !== 0) {
+      const { rows } = await this.sql.query(`SELECT 1 FROM connection WHERE id = $1`, [page.after]);
+      if (rows.length === 0) throw notFound('connection', page.after);
+    }
+    return found;
   }
 
   /** One connection with its queue's numbers, or NOT_FOUND. */

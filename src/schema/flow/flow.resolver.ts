@@ -1,5 +1,6 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { RequestContext } from '../common/context';
+import { validPage } from '../common/paging';
 import { JobStatus } from '../common/enums';
 import { Connection } from '../connection/connection.type';
 import { Job, ReplaceConnectionPayload } from '../job/job.type';
@@ -8,9 +9,13 @@ import { Flow, Step } from './flow.type';
 
 @Resolver(() => Flow)
 export class FlowResolver {
-  @Query(() => [Flow])
-  async flows(@Ctx() ctx: RequestContext): Promise<Flow[]> {
-    return (await ctx.services.flows.list()).map(Flow.from);
+  @Query(() => [Flow], { description: 'Oldest first; paged like connections.' })
+  async flows(
+    @Arg('first', () => Int, { nullable: true }) first: number | null,
+    @Arg('after', () => ID, { nullable: true }) after: string | null,
+    @Ctx() ctx: RequestContext,
+  ): Promise<Flow[]> {
+    return (await ctx.services.flows.list(validPage('flow', first, after))).map(Flow.from);
   }
 
   @Query(() => Flow, { nullable: true })

@@ -17,6 +17,7 @@ import { flowColumns } from '../../database/entityColumns';
 import type { Queryable } from '../../database/queryable';
 import { flowWithSteps, type FlowWithSteps } from './flowReads';
 import { findOrNotFound } from '../common/ids';
+import type { Page } from '../common/paging';
 import { validName } from '../common/names';
 import { cancelActiveJobs } from '../job/cancelJobs';
 import { retryOnDeadlock } from '../../database/retryOnDeadlock';
@@ -65,9 +66,23 @@ export class FlowService {
     this.sql = poolOf(db);
   }
 
-  /** Oldest first. */
-  async list(): Promise<FlowRow[]> {
-    const { rows } = await this.sql.query<FlowRow>(`SELECT ${flowColumns('f')} FROM flow f ORDER BY f.created_at, f.id`);
+  /**
+   * Oldest first, paged as connections are (common/paging.ts); NOT_FOUND
+   * when `after` names no flow. $1: after (or null), $2: first (or null: all).
+   */
+  async list(page: Page = { first: null, after: null }): Promise<FlowRow[]> {
+    const { rows } = await this.sql.query<FlowRow>(
+      `SELECT ${flowColumns('f')} FROM flow f
+        WHERE $1::uuid IS NULL OR (f.created_at, f.id) > (SELECT a.created_at, a.id FROM flow a WHERE a.id = $1::uuid)
+        ORDER BY f.created_at, f.id
+        LIMIT $2::int`,
+      [page.after, page.first],
+    );
+    // An empty page may mean an `after` that names nothing: ask only then.
+    if (rows.length === 0 && page.after !== null && page.first !== 0) {
+      const { rows: named } = await this.sql.query(`SELECT 1 FROM flow WHERE id = $1`, [page.after]);
+      if (named.length === 0) throw notFound('flow', page.after);
+    }
     return rows;
   }
 

@@ -14,8 +14,9 @@ import { jobColumns } from '../../database/entityColumns';
 import type { Queryable } from '../../database/queryable';
 import type { Logger } from '../../logger';
 
-/** The most rows one list field returns: a bound on what one request can ask for. */
-export const MAX_PAGE = 500;
+import { MAX_PAGE } from '../common/paging';
+
+export { MAX_PAGE };
 
 export function validFirst(first: number | null | undefined, fallback: number): number {
   const n = first ?? fallback;

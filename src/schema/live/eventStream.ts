@@ -1,8 +1,13 @@
 /**
  * A push-fed async iterator: what a GraphQL subscription returns. Values
- * pushed while nobody pulls wait in order; `return()` (the client
- * unsubscribed or the socket closed) runs the cleanup once.
+ * pushed while nobody pulls wait in order, up to MAX_BUFFERED_EVENTS: a
+ * socket whose client reads slowly is not pulled from while its sends wait
+ * (graphql-ws awaits each), and each event is a snapshot that a later one
+ * supersedes, so past the bound the oldest is dropped. `return()` (the
+ * client unsubscribed or the socket closed) runs the cleanup once.
  */
+export const MAX_BUFFERED_EVENTS = 1000;
+
 export class EventStream<T> implements AsyncIterableIterator<T> {
   private readonly buffered: T[] = [];
   private waiting: ((result: IteratorResult<T>) => void) | null = null;
@@ -17,6 +22,7 @@ export class EventStream<T> implements AsyncIterableIterator<T> {
       this.waiting = null;
       resolve({ value, done: false });
     } else {
+      if (this.buffered.length >= MAX_BUFFERED_EVENTS) this.buffered.shift();
       this.buffered.push(value);
     }
   }
