@@ -6,7 +6,8 @@
  *   cost(field) = 1 + size(field) × cost(its selections)   (size 1 for a non-list)
  *
  * A list's size is its `first` argument when it has one (the value given,
- * or its default: `jobs` 50, `Flow.jobs` 20, `Job.errors` 50), else the real
+ * or its default: `jobs` 50, `Flow.jobs` 20, `Job.errors` 50; a value above
+ * MAX_PAGE counts as MAX_PAGE, and the resolver refuses it), else the real
  * figure (listSizes.ts): `connections` and `flows` without `first` count
  * every row, `Flow.steps` the longest flow, and so on. Lists of neither kind
  * (`connectors`, `supportedStepKinds`, a mutation's payload lists) count
@@ -21,6 +22,7 @@ import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexit
 import { GraphQLError, isListType, isNonNullType, type DocumentNode, type GraphQLOutputType, type GraphQLSchema } from 'graphql';
 import type { ListSizes } from './listSizes';
 import { limitError } from './requestLimits';
+import { MAX_PAGE } from '../schema/common/paging';
 
 export const MAX_COST = 10000;
 /** The size counted for a list that has no `first` and no figure in ListSizes. */
@@ -62,7 +64,9 @@ function listSizeEstimator(sizes: ListSizes): ComplexityEstimator {
     if (field.name.startsWith('__')) return 1;
     if (!isList(field.type)) return 1 + childComplexity;
     const first: unknown = args.first;
-    const size = typeof first === 'number' ? first : (measuredSize(`${type.name}.${field.name}`, sizes) ?? OTHER_LIST_SIZE);
+    // A `first` outside 0..MAX_PAGE is the resolver's BAD_USER_INPUT to give, not a cost to refuse.
+    const size =
+      typeof first === 'number' ? Math.min(Math.max(first, 0), MAX_PAGE) : (measuredSize(`${type.name}.${field.name}`, sizes) ?? OTHER_LIST_SIZE);
     // A list of scalars or enums costs its length; at least 1, so that an empty table does not make nested selections free.
     const each = Math.max(childComplexity, 1);
     return 1 + Math.max(size, 1) * each;
