@@ -1,8 +1,9 @@
 /**
  * The external application the benchmark talks to, in its own process so that
  * its CPU is not counted against Sluice's event loop. GET /orders pages
- * through `total` generated records; POST /import accepts anything. Every
- * response waits LATENCY_MS (query `latency` overrides). Prints its port.
+ * through `total` generated records; POST /import accepts anything (with
+ * query `refuse=1`, refuses everything with a 400). Every response waits
+ * LATENCY_MS (query `latency` overrides). Prints its port.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -84,6 +85,10 @@ const server = http.createServer((req, res) => {
         const body = JSON.stringify({ data });
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
         res.end(body);
+      } else if (url.pathname === '/import' && url.searchParams.get('refuse') === '1') {
+        // A permanent refusal of every record (the retryErrors case's first pass).
+        res.writeHead(400, { 'content-type': 'application/json', 'content-length': 20 });
+        res.end('{"error":"refused"}\n');
       } else if (url.pathname === '/import') {
         imported++;
         res.writeHead(201, { 'content-type': 'application/json', 'content-length': 2 });

@@ -4,7 +4,8 @@
  *
  *   npm run bench                  every case
  *   npm run bench -- level burst   only the named cases (level, burst, latency, live, hiddenConcurrency,
- *                                  hiddenRate, recovery, memory, ceiling, apiLoad, apiLoadHostile, apiLoadSplit)
+ *                                  hiddenRate, recovery, memory, ceiling, apiLoad, apiLoadHostile, apiLoadSplit,
+ *                                  retryErrors)
  *   npm run bench -- --peers       beside graphile-worker (bench/peers.ts)
  */
 import fs from 'node:fs';
@@ -17,6 +18,7 @@ import { apiLoad, apiLoadHostile, apiLoadSplit, SPLIT_ENV, startWorker } from '.
 import { runPeers } from './peers';
 import { drainMessages } from './sluiceDrain';
 import { ceiling } from './ceiling';
+import { retryErrors } from './retryErrors';
 
 const FLOW_FIELDS = 'id';
 
@@ -393,6 +395,7 @@ const cases: Record<string, (h: Harness) => Promise<Record<string, unknown>>> = 
     };
   },
   ceiling: (h) => ceiling(h.endpointUrl),
+  retryErrors,
   /** Sluice's burst half of `--peers` alone (BENCH_PEERS_N messages), with every process's CPU per message. */
   burstDrain: async (h) => ({
     ...(process.env.BENCH_DRAIN_TWICE ? { first: await drainMessages(h, Number(process.env.BENCH_PEERS_N ?? 20000), null) } : {}),
