@@ -1,11 +1,11 @@
 // Types for every operation the console sends, generated from the contract
-// (contract.graphql, a copy of the project's public contract: the superset
-// of what the server serves). Operations the server may not serve yet are
+// (../contract/schema.graphql, the repository's copy of the public contract:
+// the superset of what the server serves). Operations the server may not serve yet are
 // sent only when sign-in's introspection found them (src/session/features.ts).
 import type { CodegenConfig } from '@graphql-codegen/cli';
 
 const config: CodegenConfig = {
-  schema: 'contract.graphql',
+  schema: '../contract/schema.graphql',
   documents: ['src/**/*.tsx', 'src/**/*.ts', '!src/gql/**'],
   ignoreNoDocuments: false,
   generates: {
