@@ -16,6 +16,7 @@ import { ClaimReadsTheHead1763980000000 } from './1763980000000-ClaimReadsTheHea
 import { CredentialsKeyCheck1765200000000 } from './1765200000000-CredentialsKeyCheck';
 import { SqlFunctionFiles1765400000000 } from './1765400000000-SqlFunctionFiles';
 import { FailedRecords1765500000000 } from './1765500000000-FailedRecords';
+import { ConnectionState1765600000000 } from './1765600000000-ConnectionState';
 
 export const migrations = [
   Foundation1763890000000,
@@ -31,4 +32,5 @@ export const migrations = [
   CredentialsKeyCheck1765200000000,
   SqlFunctionFiles1765400000000,
   FailedRecords1765500000000,
+  ConnectionState1765600000000,
 ];

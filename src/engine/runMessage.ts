@@ -11,7 +11,7 @@ import { connectorLogger } from '../connectors/connectorLogger';
 import type { ConnectorLogger } from '../connectors/sdk';
 import type { JobPlans } from './jobPlans';
 import { idempotencyKeyOf, recordCount, type ClaimedMessage, type NewMessage, type RetryOrigin } from './message';
-import { NO_DELTA, type Outcome } from './outcome';
+import { NO_DELTA, type CallFailure, type Outcome } from './outcome';
 import { backoffMs, type RetryPolicy } from './retryPolicy';
 import { routeRecords } from './routeRecords';
 import { FIRST_BACKOFF_MS } from './limit/recovery';
@@ -150,6 +150,7 @@ export async function runMessage(deps: RunDeps, message: ClaimedMessage, control
   const log = connectorLogger(deps.logger, { messageId: message.id, jobId: message.jobId, stepId: message.stepId });
   let step: PlannedStep | undefined;
   let autoRecover = false;
+  let credentialValues: readonly string[] = [];
   let slowDownMs: number | undefined;
   try {
     const plan = await deps.plans.plan(message.jobId, message.payload.retry?.generation);
@@ -159,6 +160,7 @@ export async function runMessage(deps: RunDeps, message: ClaimedMessage, control
     const currentStep = step;
     autoRecover = connection.autoRecover;
     const credentials = connection.credentials;
+    credentialValues = secretStrings(credentials);
     const ctx: StepCallContext<unknown, unknown, JsonRecord> = {
       config: connection.config,
       credentials,
@@ -197,10 +199,10 @@ export async function runMessage(deps: RunDeps, message: ClaimedMessage, control
     if (signal.aborted && signal.reason === 'canceled') return { kind: 'done', message, followUps: [], delta: NO_DELTA, errors: [] };
     if (!step) return { kind: 'retry', message, delayMs: backoffMs(deps.retry, message.attempts), refund: false, reason: describeThrown(error) };
     try {
-      return classify(deps, message, step, error, autoRecover, log, startedAt);
+      return classify(deps, message, step, error, { autoRecover, credentialValues }, log, startedAt);
     } catch {
       // What the plugin threw cannot even be inspected (a throwing getter, a hostile Proxy): still transient.
-      return classify(deps, message, step, new TransientError('the connector threw something that cannot be read', 'PLUGIN_ERROR'), autoRecover, log, startedAt);
+      return classify(deps, message, step, new TransientError('the connector threw something that cannot be read', 'PLUGIN_ERROR'), { autoRecover, credentialValues }, log, startedAt);
     }
   }
 }
@@ -210,7 +212,7 @@ function classify(
   message: ClaimedMessage,
   step: PlannedStep,
   error: unknown,
-  autoRecover: boolean,
+  { autoRecover, credentialValues }: { autoRecover: boolean; credentialValues: readonly string[] },
   log: ConnectorLogger,
   startedAt: number,
 ): Outcome {
@@ -219,7 +221,10 @@ function classify(
   const kind = connectorErrorKind(error);
   if (kind === 'permanent') {
     const permanent = error as PermanentError;
-    return failed(message, step, String(permanent.code), describeThrown(permanent));
+    const code = String(permanent.code);
+    if (!UNAUTHORIZED_CODES.has(code)) return failed(message, step, code, describeThrown(permanent));
+    // Refused credentials: the connection goes OFFLINE, the record keeps its place (connection state).
+    return failedCall(deps, message, step, code, describeThrown(permanent), { signal: 'unauthorized', reason: stateReason(code, permanent, credentialValues) }, exhausted);
   }
   if (kind === 'rate-limited') {
     const limited = error as RateLimitedError;
@@ -246,8 +251,52 @@ function classify(
   // Transient, or anything a plugin threw that is not in the taxonomy: worth another try.
   const code = kind === 'transient' ? String((error as TransientError).code) : 'PLUGIN_ERROR';
   const reason = describeThrown(error);
-  if (exhausted) return failed(message, step, code, `${reason} (gave up after ${message.attempts} attempts)`);
-  return { kind: 'retry', message, delayMs: backoffMs(deps.retry, message.attempts), refund: false, reason };
+  // Anything outside the taxonomy is the plugin's problem, never an outage.
+  if (kind !== 'transient') {
+    if (exhausted) return failed(message, step, code, `${reason} (gave up after ${message.attempts} attempts)`);
+    return { kind: 'retry', message, delayMs: backoffMs(deps.retry, message.attempts), refund: false, reason };
+  }
+  const failure: CallFailure = { signal: UNAVAILABLE_CODES.has(code) ? 'unavailable' : 'transient', reason: stateReason(code, error, credentialValues) };
+  return failedCall(deps, message, step, code, reason, failure, exhausted);
+}
+
+/**
+ * Codes that say the application served nobody (the http connector's, and
+ * what a plugin throws as TransientError(…, 'UNAVAILABLE')), and those that
+ * say the connection's credentials were refused (PermanentError(…,
+ * 'UNAUTHORIZED') from a plugin). README, "When an API slows down or goes away".
+ */
+const UNAVAILABLE_CODES: ReadonlySet<string> = new Set(['NETWORK', 'TIMEOUT', 'UNAVAILABLE', 'HTTP_408', 'HTTP_502', 'HTTP_503', 'HTTP_504']);
+const UNAUTHORIZED_CODES: ReadonlySet<string> = new Set(['HTTP_401', 'UNAUTHORIZED']);
+
+/**
+ * A call that failed as an absent application's would: a retry with its
+ * attempt used, or on its last attempt a failed record, which the engine
+ * sends back to its place instead should its connection be found away
+ * (`failure.held`).
+ */
+function failedCall(deps: RunDeps, message: ClaimedMessage, step: PlannedStep, code: string, reason: string, failure: CallFailure, exhausted: boolean): Outcome {
+  const retry = { kind: 'retry' as const, message, delayMs: backoffMs(deps.retry, message.attempts), refund: false, reason, failure };
+  if (!exhausted) return retry;
+  const gaveUp = failed(message, step, code, `${reason} (gave up after ${message.attempts} attempts)`);
+  return gaveUp.kind === 'done' ? { ...gaveUp, failure: { ...failure, held: retry } } : gaveUp;
+}
+
+const REASON_LIMIT = 300;
+
+/** What Connection.stateReason says of an error: its code and message, never a credential (they may be echoed in a body). */
+function stateReason(code: string, error: unknown, credentialValues: readonly string[]): string {
+  let text = `${code}: ${describeThrown(error)}`;
+  for (const secret of credentialValues) text = text.split(secret).join('[credential]');
+  return text.length > REASON_LIMIT ? `${text.slice(0, REASON_LIMIT - 1)}…` : text;
+}
+
+/** The string values of decrypted credentials worth scrubbing (short ones would scrub ordinary words). */
+function secretStrings(credentials: unknown): string[] {
+  if (typeof credentials !== 'object' || credentials === null) return [];
+  return Object.entries(credentials)
+    .filter(([key, value]) => key !== 'type' && key !== 'name' && typeof value === 'string' && value.length >= 6)
+    .map(([, value]) => value as string);
 }
 
 /** What a thrown value says, whatever it is: String() of an object without a prototype throws, and so may a message getter. */

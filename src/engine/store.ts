@@ -14,6 +14,10 @@
  *   cancelJobs      a cancel's share: waiting messages dropped, running calls told to abort
  *   moveQueued      a borrow change's share: waiting messages join the new queue owner's queue
  *   countQueued     queue sizes and calls in flight per queue owner, from the tally
+ *   recordCallFailure, takeDueProbes, claimProbe, probeSucceeded, probeFailed
+ *                   connection state: the outage detector and the probes
+ *   pauseConnection, resumeConnection, probeNow
+ *                   an operator's changes of connection state
  */
 export { enqueueMessages as enqueue, notifyQueues } from './sql/enqueueMessages';
 export { claimMessages as claim, type Claim, type ClaimReport } from './sql/claimMessages';
@@ -29,5 +33,8 @@ export { loadJobPlan, type PlannedStep } from './sql/loadJobPlan';
 export { loadConnection, type CallableConnection } from './sql/loadConnection';
 export { connectionNames } from './sql/connectionNames';
 export { jobSummaries, type JobSummary } from './sql/jobSummaries';
+export { recordCallFailure, type FailedCall, type RecordedFailure } from './sql/recordCallFailure';
+export { takeDueProbes, claimProbe, probeSucceeded, probeFailed, probePostponed, type DueProbe } from './sql/probes';
+export { pauseConnection, resumeConnection, probeNow, connectionStates, type StateChange } from './sql/connectionStateChanges';
 export { ENGINE_FUNCTIONS_DIR, engineFunctionFiles } from './sql/functionFiles';
 export type { Queryable } from './sql/queryable';

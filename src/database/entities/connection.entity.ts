@@ -1,6 +1,8 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 import type { JsonObject } from '../../json';
 
+export type ConnectionStateName = 'ONLINE' | 'OFFLINE' | 'PAUSED';
+
 /**
  * A connection and its concurrency policy. The policy columns of a borrower
  * are kept but not in force: its queue owner's policy governs it, and its own
@@ -26,6 +28,18 @@ export class ConnectionRow {
   @Column('int', { name: 'target_concurrency_level', nullable: true }) targetConcurrencyLevel!: number | null;
   @Column('int', { name: 'rate_limit_requests', nullable: true }) rateLimitRequests!: number | null;
   @Column('int', { name: 'rate_limit_per_ms', nullable: true }) rateLimitPerMs!: number | null;
+  /**
+   * ONLINE, OFFLINE (set by the engine) or PAUSED (by an operator): the
+   * connection's own state; its messages start only while it and its queue
+   * owner are ONLINE. The engine's detector and probe columns
+   * (migrations/1765600000000-ConnectionState.ts) are the engine's alone.
+   */
+  @Column('text') state!: ConnectionStateName;
+  @Column('timestamptz', { name: 'state_changed_at' }) stateChangedAt!: Date;
+  /** Why it is OFFLINE (never a secret), or the operator's reason for the pause. */
+  @Column('text', { name: 'state_reason', nullable: true }) stateReason!: string | null;
+  /** While OFFLINE: when the next probe may go out. */
+  @Column('timestamptz', { name: 'next_probe_at', nullable: true }) nextProbeAt!: Date | null;
   @Column('timestamptz', { name: 'created_at' }) createdAt!: Date;
   @Column('timestamptz', { name: 'updated_at' }) updatedAt!: Date;
 }

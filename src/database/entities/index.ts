@@ -1,5 +1,5 @@
 export { ApiTokenRow } from './apiToken.entity';
-export { ConnectionRow } from './connection.entity';
+export { ConnectionRow, type ConnectionStateName } from './connection.entity';
 export { FlowRow } from './flow.entity';
 export { StepRow } from './step.entity';
 export { JobRow } from './job.entity';

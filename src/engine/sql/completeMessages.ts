@@ -8,7 +8,7 @@
  * (functions/sluice_complete_messages.sql). It runs as a single
  * statement, so it is one transaction on its own.
  */
-import type { Outcome } from '../outcome';
+import { applicationAnswered, type Outcome } from '../outcome';
 import type { Queryable } from './queryable';
 
 export interface CompletionResult {
@@ -27,7 +27,8 @@ export interface CompletionResult {
  */
 function outcomeJson(outcome: Outcome, n: number): string {
   const { message } = outcome;
-  const base = `{"n":${n},"id":${message.id},"lease_id":"${message.leaseId}","job_id":"${message.jobId}"`;
+  const answered = applicationAnswered(outcome) ? `,"answered_owner":"${message.queueOwnerId}"` : '';
+  const base = `{"n":${n},"id":${message.id},"lease_id":"${message.leaseId}","job_id":"${message.jobId}"${answered}`;
   switch (outcome.kind) {
     case 'done': {
       const { delta } = outcome;

@@ -142,6 +142,11 @@ export class ConnectionService {
         borrowFromId,
         queueOwnerId,
         ...policyToColumns(choice.policy),
+        // A new connection is ONLINE (the column's default; insertConnection leaves it to the database).
+        state: 'ONLINE',
+        stateChangedAt: now,
+        stateReason: null,
+        nextProbeAt: null,
         createdAt: now,
         updatedAt: now,
       };

@@ -57,6 +57,16 @@
 -- queued instead of about 1.2 ms. test/engine/claimMessages.test.ts counts
 -- the index entries a claim reads.
 --
+-- Connection state (migrations/1765600000000-ConnectionState.ts): while the
+-- queue owner is not ONLINE (OFFLINE: its application is away; PAUSED: by an
+-- operator) nothing of the queue starts and the reservations go back; the
+-- answer's wait_ms is then 60,000, a fallback only: the change back to
+-- ONLINE notifies sluice_queue, which wakes every dispatcher of the queue. A
+-- borrower that is not ONLINE itself (its credentials refused, or paused
+-- alone) has its messages passed over in place: the others start around
+-- them, and they keep their ids, so their place. The state is read inside the
+-- lock, so a pause committed before a claim is obeyed by it.
+--
 -- A rate-limit pause holds the whole queue, not just the message that drew
 -- the 429: otherwise every freed slot would send the next message into
 -- another 429 until each had burnt its retries. rateLimit: at most
@@ -87,15 +97,20 @@ DECLARE
   v_promoted int := 0;
   v_claimed int := 0;
   v_started int := 0;
+  v_state text;
+  v_held_connections uuid[];
 BEGIN
   -- One claim per queue at a time, across processes (see Locks).
   PERFORM pg_advisory_xact_lock(hashtextextended('sluice.queue:' || p_owner::text, 0));
-  SELECT c.concurrency_level, c.paused_until, c.rate_limit_requests, c.rate_limit_per_ms, c.rate_starts
-    INTO v_level, v_paused, v_requests, v_per_ms, v_starts
+  SELECT c.concurrency_level, c.paused_until, c.rate_limit_requests, c.rate_limit_per_ms, c.rate_starts, c.state
+    INTO v_level, v_paused, v_requests, v_per_ms, v_starts, v_state
     FROM connection c WHERE c.id = p_owner;
   IF NOT FOUND THEN
     RETURN;
   END IF;
+  -- Borrowers held on their own (connection_held_idx: almost always none).
+  SELECT array_agg(c.id) INTO v_held_connections
+    FROM connection c WHERE c.queue_owner_id = p_owner AND c.state <> 'ONLINE' AND c.id <> p_owner;
   -- Reserved messages started here in ended calls' slots count now; the
   -- ended calls stop counting just below, in the same transaction: one
   -- for one. A reservation that was started and has ended too,
@@ -146,7 +161,8 @@ BEGIN
   -- dispatcher waits for a claim that is not paused), so that a
   -- hand-off racing the pause never starts a message that is back in
   -- the queue for anyone to claim.
-  v_reserve := CASE WHEN v_level IS NULL OR v_requests IS NOT NULL OR p_reserve <= 0 THEN 0
+  v_reserve := CASE WHEN v_level IS NULL OR v_requests IS NOT NULL OR p_reserve <= 0 OR v_state <> 'ONLINE'
+                      OR v_held_connections IS NOT NULL THEN 0
                     ELSE least(p_reserve, v_level) END;
   IF v_reserve = 0 AND v_held > 0 THEN
     -- No level any more, a rateLimit, or the caller is stopping.
@@ -162,6 +178,11 @@ BEGIN
     -- holds the job's row and waits for ours. The caller claims again.
     RETURN QUERY SELECT NULL::bigint, NULL::uuid, NULL::uuid, NULL::uuid, NULL::uuid, NULL::jsonb, NULL::int, NULL::uuid, NULL::uuid, NULL::boolean,
                         NULL::int, false, v_level, true;
+    RETURN;
+  END IF;
+  IF v_state <> 'ONLINE' THEN
+    RETURN QUERY SELECT NULL::bigint, NULL::uuid, NULL::uuid, NULL::uuid, NULL::uuid, NULL::jsonb, NULL::int, NULL::uuid, NULL::uuid, NULL::boolean,
+                        60000, false, v_level, false;
     RETURN;
   END IF;
   IF v_paused IS NOT NULL AND v_paused > v_now THEN
@@ -219,6 +240,7 @@ BEGIN
       SELECT q.id, row_number() OVER (ORDER BY q.id) AS n
         FROM queue_message q
        WHERE q.queue_owner_id = p_owner AND q.state = 'queued' AND q.run_after <= now()
+         AND (v_held_connections IS NULL OR q.connection_id <> ALL (v_held_connections))
        ORDER BY q.id
        LIMIT v_free + v_reserve
     ), claimed AS (

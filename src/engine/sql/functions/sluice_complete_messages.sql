@@ -15,6 +15,8 @@
 --     delay_ms, refund      for 'back': when it may start again; 1 gives back the attempt
 --     exported, succeeded, failed, source_failed   for 'done': the job's counter changes
 --     followups             for 'done': [{connection_id, step_id, payload}] to enqueue, in order
+--     answered_owner        the queue owner, when the application answered the call (a success,
+--                           a 4xx, a 429): it ends the queue's run of failed calls
 --     errors                for 'done': [{step_id, connection_id, code, message, record, attempts,
 --                           idempotency_key, retry_of}] to keep as OPEN JobErrors; each row gets
 --                           its job's flow_id, and job.open_error_count and flow_error_tally
@@ -35,6 +37,9 @@
 -- forces that order).
 --
 -- Locks
+--   The queue owners' connection rows whose run of failed calls an answer
+--     ends, after the job rows (the claim, which updates a connection row for
+--     its rateLimit, also takes job rows first).
 --   The job rows FOR UPDATE, in id order (no deadlock between batches). That
 --     serializes completions per job, so when two processes finish a job's
 --     last two messages at once, the second sees the first's delete and
@@ -132,6 +137,15 @@ BEGIN
      ORDER BY j.flow_id
     ON CONFLICT (flow_id) DO UPDATE SET open_errors = t.open_errors + excluded.open_errors;
   END IF;
+
+  -- Connection state: a call its application answered ends its queue's run
+  -- of failed calls (sluice_record_call_failure.sql). Only rows with a run
+  -- are written, so a healthy queue's completions take no connection lock.
+  UPDATE connection c
+     SET failed_calls = 0, failed_calls_first_message = NULL, failed_calls_many_messages = false
+   WHERE c.failed_calls > 0
+     AND c.id IN (SELECT o.answered_owner FROM jsonb_populate_recordset(NULL::sluice_outcome, p_outcomes) o
+                   WHERE o.answered_owner IS NOT NULL);
 
   WITH finished AS (
     UPDATE job

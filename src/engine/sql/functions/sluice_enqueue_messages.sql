@@ -22,7 +22,8 @@
 --     by rendezvous hashing, so queues spread over engines and each stays
 --     with one;
 --   - the queue is not paused and has no rateLimit (a start the window did
---     not count would break it);
+--     not count would break it), and every connection of the queue is
+--     ONLINE (connection state: the claim's rule, kept simple here);
 --   - nothing of the queue waits to start (ready, or reserved for a
 --     hand-off): a new message never overtakes an older one;
 --   - a slot is free (the level minus what runs; burst mode always has one);
@@ -83,7 +84,11 @@ BEGIN
       PERFORM pg_advisory_xact_lock(hashtextextended('sluice.queue:' || v_owner::text, 0));
       SELECT c.concurrency_level, c.paused_until, c.rate_limit_requests INTO v_level, v_paused, v_requests
         FROM connection c WHERE c.id = v_owner;
+      -- Connection state as the claim reads it: the queue owner and the
+      -- message's connection both ONLINE.
       IF (v_paused IS NULL OR v_paused <= clock_timestamp()) AND v_requests IS NULL
+         AND NOT EXISTS (SELECT 1 FROM connection c
+                          WHERE c.queue_owner_id = v_owner AND c.state <> 'ONLINE')
          AND NOT EXISTS (SELECT 1 FROM queue_message q
                           WHERE q.queue_owner_id = v_owner AND q.state = 'queued'
                             AND (q.run_after <= now() OR q.lease_id IS NOT NULL)) THEN

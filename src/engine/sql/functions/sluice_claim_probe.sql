@@ -1,0 +1,78 @@
+-- sluice_claim_probe: starts the one message that probes an OFFLINE
+-- connection that has no ping: the first of its waiting messages, as a
+-- single call. The probe's lease (connection.probe_lease_until, taken by
+-- src/engine/sql/probes.ts) makes it one probe at a time across processes;
+-- this starts its message under the claim's rules otherwise.
+-- src/engine/sql/probes.ts calls it.
+--
+-- Parameters
+--   p_connection  the OFFLINE connection (a queue owner, or a borrower whose
+--                 credentials were refused)
+--   p_lease_ms    the lease of the started message
+--
+-- Which message: for a queue owner, the head of its queue among the
+-- connections not held on their own (the queue's FIFO order); for a
+-- borrower, the first of its own messages. Delayed messages count (a retry's
+-- backoff is moot while nothing starts); reservations do not (they belong to
+-- a process; a queue that is not ONLINE has none left after its next claim).
+--
+-- Returns the started message, or no row: nothing waits, the level is full of
+-- calls still running, or the connection is not OFFLINE any more (or its
+-- queue owner, for a borrower, is not ONLINE: the owner is probed first).
+--
+-- Locks: the claim's advisory lock on the queue owner (see
+-- sluice_claim_messages.sql), so the probe's start is counted against the
+-- level like any claim's; the started message's row and its job's.
+CREATE OR REPLACE FUNCTION sluice_claim_probe(p_connection uuid, p_lease_ms integer)
+RETURNS TABLE (id bigint, queue_owner_id uuid, connection_id uuid, job_id uuid, step_id uuid, payload jsonb,
+               attempts integer, lease_id uuid, idempotency_key uuid)
+LANGUAGE plpgsql
+SET enable_bitmapscan = off
+AS $$
+DECLARE
+  v_owner uuid;
+  v_state text;
+  v_owner_state text;
+  v_level int;
+  v_message bigint;
+BEGIN
+  SELECT c.queue_owner_id, c.state INTO v_owner, v_state FROM connection c WHERE c.id = p_connection;
+  IF NOT FOUND OR v_state <> 'OFFLINE' THEN
+    RETURN;
+  END IF;
+  PERFORM pg_advisory_xact_lock(hashtextextended('sluice.queue:' || v_owner::text, 0));
+  SELECT c.state, c.concurrency_level INTO v_owner_state, v_level FROM connection c WHERE c.id = v_owner;
+  IF v_owner <> p_connection AND v_owner_state <> 'ONLINE' THEN
+    RETURN;
+  END IF;
+  IF v_level IS NOT NULL AND (SELECT count(*) FROM queue_message q WHERE q.queue_owner_id = v_owner AND q.state = 'running') >= v_level THEN
+    RETURN;
+  END IF;
+  IF v_owner = p_connection THEN
+    SELECT q.id INTO v_message FROM queue_message q
+     WHERE q.queue_owner_id = v_owner AND q.state = 'queued' AND q.lease_id IS NULL
+       AND NOT EXISTS (SELECT 1 FROM connection c
+                        WHERE c.id = q.connection_id AND c.id <> v_owner AND c.state <> 'ONLINE')
+     ORDER BY q.id LIMIT 1 FOR UPDATE SKIP LOCKED;
+  ELSE
+    SELECT q.id INTO v_message FROM queue_message q
+     WHERE q.queue_owner_id = v_owner AND q.connection_id = p_connection AND q.state = 'queued' AND q.lease_id IS NULL
+     ORDER BY q.id LIMIT 1 FOR UPDATE SKIP LOCKED;
+  END IF;
+  IF v_message IS NULL THEN
+    RETURN;
+  END IF;
+  RETURN QUERY
+  WITH started AS (
+    UPDATE queue_message m
+       SET state = 'running', attempts = m.attempts + 1, lease_id = gen_random_uuid(),
+           lease_expires_at = clock_timestamp() + p_lease_ms * interval '1 millisecond', run_after = now()
+     WHERE m.id = v_message
+    RETURNING m.id, m.queue_owner_id, m.connection_id, m.job_id, m.step_id, m.payload, m.attempts, m.lease_id, m.idempotency_key
+  ), running AS (
+    UPDATE job SET status = 'RUNNING', started_at = now()
+     WHERE job.status = 'QUEUED' AND job.id IN (SELECT started.job_id FROM started)
+  )
+  SELECT * FROM started;
+END;
+$$;

@@ -1,0 +1,102 @@
+/**
+ * The probes of OFFLINE connections (docs/engine.md, "Connection state"):
+ * which are due, the message a probe sends when there is no ping, and what
+ * its answer does to the connection's state.
+ *
+ * One probe at a time per connection, across processes: takeDueProbes moves
+ * probe_lease_until ahead under FOR UPDATE SKIP LOCKED, and only a connection
+ * whose lease is over is due. A process that dies mid-probe frees it when
+ * the lease runs out. The backoff: 1 s first (set when it goes OFFLINE), then
+ * doubling, with ±25 % jitter (sluice_probe_backoff.sql), up to the cap the
+ * engine passes; it never stops while the connection is OFFLINE.
+ */
+import type { ClaimedMessage, MessagePayload } from '../message';
+import { notifyQueues } from './enqueueMessages';
+import type { Queryable } from './queryable';
+
+export interface DueProbe {
+  connectionId: string;
+  queueOwnerId: string;
+}
+
+/** The OFFLINE connections whose next probe is due, leased to this process for `leaseMs`. */
+export async function takeDueProbes(db: Queryable, leaseMs: number, limit: number): Promise<DueProbe[]> {
+  const { rows } = await db.query<{ id: string; queue_owner_id: string }>(
+    `UPDATE connection c SET probe_lease_until = clock_timestamp() + $1::int * interval '1 millisecond'
+      WHERE c.id IN (SELECT d.id FROM connection d
+                      WHERE d.state = 'OFFLINE' AND d.next_probe_at <= now()
+                        AND (d.probe_lease_until IS NULL OR d.probe_lease_until <= now())
+                      ORDER BY d.next_probe_at LIMIT $2
+                      FOR UPDATE SKIP LOCKED)
+     RETURNING c.id, c.queue_owner_id`,
+    [leaseMs, limit],
+  );
+  return rows.map((r) => ({ connectionId: r.id, queueOwnerId: r.queue_owner_id }));
+}
+
+/** Starts the probe's message (no ping): functions/sluice_claim_probe.sql. Null: nothing to send now. */
+export async function claimProbe(db: Queryable, connectionId: string, leaseMs: number): Promise<ClaimedMessage | null> {
+  const { rows } = await db.query<{
+    id: string; queue_owner_id: string; connection_id: string; job_id: string; step_id: string;
+    payload: MessagePayload; attempts: number; lease_id: string; idempotency_key: string;
+  }>(`SELECT * FROM sluice_claim_probe($1, $2)`, [connectionId, leaseMs]);
+  const r = rows[0];
+  if (!r) return null;
+  return {
+    id: r.id,
+    queueOwnerId: r.queue_owner_id,
+    connectionId: r.connection_id,
+    jobId: r.job_id,
+    stepId: r.step_id,
+    payload: r.payload,
+    attempts: r.attempts,
+    leaseId: r.lease_id,
+    idempotencyKey: r.idempotency_key,
+  };
+}
+
+/**
+ * The application answered the probe: ONLINE again, the run of failures
+ * forgotten, and every process's dispatchers of the queue woken. Returns the
+ * queue owner when the state changed (null: it was not OFFLINE any more).
+ */
+export async function probeSucceeded(db: Queryable, connectionId: string): Promise<{ queueOwnerId: string; reason: string | null } | null> {
+  const { rows } = await db.query<{ queue_owner_id: string; reason: string | null }>(
+    `WITH before AS (SELECT id, state_reason FROM connection WHERE id = $1 FOR UPDATE)
+     UPDATE connection c
+        SET state = 'ONLINE', state_changed_at = now(), state_reason = NULL, next_probe_at = NULL,
+            probe_backoff_ms = NULL, probe_lease_until = NULL,
+            failed_calls = 0, failed_calls_first_message = NULL, failed_calls_many_messages = false
+       FROM before
+      WHERE c.id = before.id AND c.state = 'OFFLINE'
+     RETURNING c.queue_owner_id, before.state_reason AS reason`,
+    [connectionId],
+  );
+  const row = rows[0];
+  if (!row) return null;
+  await notifyQueues(db, [row.queue_owner_id]);
+  return { queueOwnerId: row.queue_owner_id, reason: row.reason };
+}
+
+/** The probe failed too: the next one after the backoff, which doubles up to `maxBackoffMs`. */
+export async function probeFailed(db: Queryable, connectionId: string, reason: string, maxBackoffMs: number): Promise<Date | null> {
+  const { rows } = await db.query<{ next_probe_at: Date }>(
+    `UPDATE connection
+        SET next_probe_at = clock_timestamp() + sluice_probe_backoff(least($3::int, coalesce(probe_backoff_ms, 1000))),
+            probe_backoff_ms = least($3::int, coalesce(probe_backoff_ms, 1000) * 2),
+            probe_lease_until = NULL, state_reason = $2
+      WHERE id = $1 AND state = 'OFFLINE'
+     RETURNING next_probe_at`,
+    [connectionId, reason, maxBackoffMs],
+  );
+  return rows[0]?.next_probe_at ?? null;
+}
+
+/** The probe could not go out (nothing to send, the level full): due again in `inMs`, the backoff unchanged. */
+export async function probePostponed(db: Queryable, connectionId: string, inMs: number): Promise<void> {
+  await db.query(
+    `UPDATE connection SET next_probe_at = clock_timestamp() + $2::int * interval '1 millisecond', probe_lease_until = NULL
+      WHERE id = $1 AND state = 'OFFLINE'`,
+    [connectionId, inMs],
+  );
+}
