@@ -15,7 +15,22 @@ export interface Metrics {
   httpRequests: Counter<'route' | 'method' | 'status'>;
   httpDuration: Histogram<'route' | 'method'>;
   graphqlOperations: Counter<'type' | 'outcome'>;
+  /**
+   * Changes of connection state made by this process: the engine's (OFFLINE,
+   * back ONLINE) and the API's (pauseConnection, resumeConnection). `reason`
+   * is one of CONNECTION_STATE_CHANGE_REASONS.
+   */
+  connectionStateChanges: Counter<'connection' | 'to' | 'reason'>;
 }
+
+/**
+ * Why a connection's state changed, as the transitions counter labels it:
+ * its application served nobody (network, timeout, 502–504), answered 5xx on
+ * consecutive calls, refused its credentials (401), answered a probe, or an
+ * operator paused or resumed it.
+ */
+export const CONNECTION_STATE_CHANGE_REASONS = ['unavailable', 'server-errors', 'unauthorized', 'probe-answered', 'paused', 'resumed'] as const;
+export type ConnectionStateChangeReason = (typeof CONNECTION_STATE_CHANGE_REASONS)[number];
 
 /**
  * prom-client's default metrics that are gauges named like counters
@@ -55,6 +70,12 @@ export function createMetrics(databaseAnswers: () => Promise<boolean> = async ()
       help: 'HTTP request duration, by route and method',
       labelNames: ['route', 'method'],
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    connectionStateChanges: new Counter({
+      name: 'sluice_connection_state_changes_total',
+      help: 'Changes of connection state made by this process, by connection id, new state and reason',
+      labelNames: ['connection', 'to', 'reason'],
       registers: [registry],
     }),
     graphqlOperations: new Counter({
