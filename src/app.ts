@@ -131,6 +131,9 @@ async function startOnPort(
         ),
         leaseMs: config.messageLeaseMs,
         maxInFlightPerQueue: config.maxCallsPerQueue,
+        offlineAfterFailedCalls: config.offlineAfterFailedCalls,
+        probeMaxBackoffMs: config.probeMaxBackoffMs,
+        connectionStateChanges: metrics.connectionStateChanges,
       });
       await running.start();
       engine = running;

@@ -62,6 +62,10 @@ export interface Config {
   maxCallsPerQueue: number;
   /** How long a WebSocket may stay open without sending connection_init before it is closed (4408). */
   connectionInitTimeoutMs: number;
+  /** Failed calls in a row (network, timeout, 5xx; of at least two messages) that take a queue owner OFFLINE. */
+  offlineAfterFailedCalls: number;
+  /** The longest wait between two probes of an OFFLINE connection (the backoff doubles from 1 s up to it). */
+  probeMaxBackoffMs: number;
   outbound: OutboundRanges;
   /** Days a RETRIED or RESOLVED JobError is kept after it was closed (at least 30: the contract's promise); OPEN ones are never deleted. */
   jobErrorRetentionDays: number;
@@ -238,6 +242,11 @@ export function loadConfig(env: Env = process.env): Config {
     // its pace against a fast endpoint.
     maxCallsPerQueue: integer(env, 'MAX_CALLS_PER_QUEUE', 200, 1, 100000),
     connectionInitTimeoutMs: integer(env, 'CONNECTION_INIT_TIMEOUT_MS', 10000, 100, 600000),
+    offlineAfterFailedCalls: integer(env, 'OFFLINE_AFTER_FAILED_CALLS', 5, 2, 1000),
+    // Two minutes: an application back after a long outage waits at most
+    // this (and the jitter) for its first call; a probe every two minutes is
+    // nothing to an application that is away.
+    probeMaxBackoffMs: integer(env, 'PROBE_MAX_BACKOFF_MS', 120000, 1000, 3600000),
     outbound: outboundRanges(env),
     jobErrorRetentionDays: integer(env, 'JOB_ERROR_RETENTION_DAYS', 30, 30, 36500),
     corsOrigins: corsOrigins(env.CORS_ORIGINS),

@@ -23,7 +23,7 @@ import type { Logger } from '../logger';
 import { INITIAL_PUMP_STATE, pumpReducer, type PumpEffect, type PumpEvent, type PumpState } from './claimPump';
 import type { ClaimedMessage } from './message';
 import { HandOffs, REPORT_DELAY_MS } from './handOffs';
-import { asksToSlowDown, type Outcome } from './outcome';
+import { asksToSlowDown, callFailureOf, type Outcome } from './outcome';
 import type { AbortReason } from './runMessage';
 import * as store from './store';
 
@@ -35,8 +35,13 @@ export interface DispatcherDeps {
   run(message: ClaimedMessage, controller: AbortController): Promise<Outcome>;
   /** Resolves when the outcome is committed (its slot is free in the database). */
   complete(outcome: Outcome): Promise<void>;
-  /** Runs before a finished call's slot is given back (records a rate limit's pause); never rejects. */
-  beforeRelease(outcome: Outcome): Promise<void>;
+  /**
+   * Runs before a finished call's slot is given back (records a rate limit's
+   * pause, or a failed call for the outage detector) and returns the outcome
+   * to commit (a call held by its connection's state keeps its place instead
+   * of failing); never rejects.
+   */
+  beforeRelease(outcome: Outcome): Promise<Outcome>;
   onStarted(message: ClaimedMessage): void;
   /** Whether the job was canceled lately: its claimed messages must not start. */
   isCanceled(jobId: string): boolean;
@@ -127,6 +132,18 @@ export class QueueDispatcher {
       return;
     }
     this.start(message);
+  }
+
+  /**
+   * A probe's message (connectionHealth.ts), started by its own claim and
+   * counted against the level already: it runs like any call. False: this
+   * process may not start anything now (stopping); it stays leased until it
+   * runs out, and another probe sends it.
+   */
+  startProbe(message: ClaimedMessage): boolean {
+    if (this.pump.stopping) return false;
+    this.start(message);
+    return true;
   }
 
   /**
@@ -278,19 +295,20 @@ export class QueueDispatcher {
         this.deps.logger.error({ err: error, messageId: message.id, queueOwnerId: this.ownerId }, 'running a message failed unexpectedly; it goes back to its queue');
         return { kind: 'retry', message, delayMs: UNEXPECTED_FAILURE_RETRY_MS, refund: false, reason: 'internal error' };
       })
-      .then(async (outcome) => {
+      .then(async (called) => {
         this.calls.delete(message.id);
-        // The queue may be pausing: no hand-off before a claim has looked, and
-        // no claim before the pause is recorded.
-        const slowsDown = asksToSlowDown(outcome);
+        // The queue may be pausing, or its application away: no hand-off
+        // before a claim has looked, and no claim before it is recorded.
+        const slowsDown = asksToSlowDown(called) || callFailureOf(called) !== undefined;
         if (slowsDown) {
           this.handOffs.slowedDown();
           this.feed({ type: 'pauseRecordingStarted' });
         }
         // A rate limit pauses the queue before the slot is given back, so
         // that no claim in between sends the next message into another 429.
+        let outcome = called;
         try {
-          await this.deps.beforeRelease(outcome);
+          outcome = await this.deps.beforeRelease(called);
         } finally {
           if (slowsDown) this.feed({ type: 'pauseRecorded', hasReport: this.hasReport });
         }

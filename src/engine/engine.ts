@@ -20,6 +20,7 @@ import type { ConnectorRegistry } from '../connectors/registry';
 import type { Logger } from '../logger';
 import { API_SHARE_CHECK_MS, ApiShareBudget, type WaitingApiRequests } from './apiShareBudget';
 import { CompletionBatch } from './completionBatch';
+import { ConnectionHealth } from './connectionHealth';
 import { QueueDispatcher } from './dispatcher';
 import type { EngineMetrics } from './engineMetrics';
 import { EngineRegistration } from './engineRegistration';
@@ -54,6 +55,12 @@ export interface EngineOptions {
   poolSize?: number;
   /** The API's share of this process (limit/apiShare.ts); tests make it react faster. */
   apiShare?: ApiShareOptions;
+  /** Failed calls in a row, of at least two messages, that take a queue owner OFFLINE (default 5). */
+  offlineAfterFailedCalls?: number;
+  /** The longest wait between two probes of an OFFLINE connection (default 2 minutes). */
+  probeMaxBackoffMs?: number;
+  /** Counts the connection state changes this engine makes (sluice_connection_state_changes_total). */
+  connectionStateChanges?: { inc(labels: { connection: string; to: string; reason: string }): void };
 }
 
 type Phase = 'created' | 'running' | 'draining' | 'stopped';
@@ -75,6 +82,8 @@ export class QueueEngine {
   /** The API's share (ROLE=all): bounds the calls in flight across all queues while API requests are slow. */
   private readonly apiShare: ApiShareBudget;
   private readonly operatorLog: OperatorLog;
+  /** The outage detector and the probes of OFFLINE connections. */
+  private readonly health: ConnectionHealth;
   /** Log lines still reading names: written before the pool closes. */
   private readonly logging = new Set<Promise<void>>();
 
@@ -118,6 +127,29 @@ export class QueueEngine {
     });
     this.plans = new JobPlans(this.pool, options.cipher);
     this.operatorLog = new OperatorLog(this.pool, options.logger, options.metrics);
+    const retry = options.retry ?? DEFAULT_RETRY_POLICY;
+    this.health = new ConnectionHealth(
+      {
+        offlineAfterFailedCalls: options.offlineAfterFailedCalls ?? 5,
+        maxProbeBackoffMs: options.probeMaxBackoffMs ?? 120000,
+        maxAttempts: retry.maxAttempts,
+        leaseMs: options.leaseMs,
+      },
+      {
+        pool: this.pool,
+        plans: this.plans,
+        connectors: options.connectors,
+        logger: options.logger,
+        startProbe: (message) => this.dispatcherFor(message.queueOwnerId)?.startProbe(message) ?? false,
+        wake: (owner) => this.dispatcherFor(owner)?.wake(),
+        backOnline: (owner) => void this.rateLimits.backOnline(owner),
+        stateChanged: (connectionId, to, reason, detail) => {
+          options.connectionStateChanges?.inc({ connection: connectionId, to, reason });
+          this.log(this.operatorLog.stateChanged(connectionId, to, reason, detail));
+        },
+        running: () => this.phase === 'running',
+      },
+    );
     this.completions = new CompletionBatch(this.pool, options.logger, (result, outcomes) => {
       for (const o of outcomes) options.metrics.record(o);
       this.log(this.operatorLog.committed(outcomes, result.finishedJobs, (jobId) => this.plans.plan(jobId)));
@@ -158,6 +190,7 @@ export class QueueEngine {
     every(Math.max(100, Math.min(5000, Math.floor(this.options.leaseMs / 2))), () => store.requeueExpired(this.pool), 'requeueing expired leases');
     every(API_SHARE_CHECK_MS, async () => this.apiShare.check(), 'checking the API share');
     every(this.apiShare.windowMs, async () => this.apiShare.checkWaitingRequests(), 'checking waiting API requests');
+    this.health.start();
     await this.poll();
   }
 
@@ -185,11 +218,12 @@ export class QueueEngine {
             controller,
           ),
         complete: (outcome) => this.completions.add(outcome),
-        beforeRelease: (outcome) => {
+        beforeRelease: async (called) => {
+          const outcome = await this.health.beforeRelease(called);
           const owner = outcome.message.queueOwnerId;
-          if (outcome.kind === 'retry' && outcome.rateLimited) return this.rateLimits.rateLimited(owner, outcome.rateLimited);
-          if (outcome.kind === 'done' && outcome.slowDownMs) return this.rateLimits.slowDown(owner, outcome.slowDownMs);
-          return Promise.resolve();
+          if (outcome.kind === 'retry' && outcome.rateLimited) await this.rateLimits.rateLimited(owner, outcome.rateLimited);
+          if (outcome.kind === 'done' && outcome.slowDownMs) await this.rateLimits.slowDown(owner, outcome.slowDownMs);
+          return outcome;
         },
         onStarted: (message) => options.metrics.started(message),
         isCanceled: (jobId) => this.canceledJobs.has(jobId),
@@ -274,6 +308,7 @@ export class QueueEngine {
       await Promise.race([drained, new Promise((r) => setTimeout(r, RELEASE_TIMEOUT_MS))]);
     }
     clearTimeout(timer);
+    await this.health.stop();
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     await this.rateLimits.stop();

@@ -50,6 +50,12 @@ export class JobPlans {
     this.generations.delete(jobId);
   }
 
+  /** The connection as stored now (a probe after a config or credentials change must not use the cached one); later calls get it too. */
+  freshConnection(id: string): Promise<ReadyConnection | null> {
+    this.connections.delete(id);
+    return this.connection(id);
+  }
+
   /** The connection with its credentials opened (held in memory only, never logged). */
   connection(id: string, now = Date.now()): Promise<ReadyConnection | null> {
     const cached = this.connections.get(id);

@@ -118,6 +118,16 @@ export class OperatorLog {
   }
 
   /** A change of a queue's level in use (auto-recovery), naming the queue owner. */
+  /** A connection's state changed (connectionHealth.ts): the operator's line, by name, with why. */
+  async stateChanged(connectionId: string, to: 'OFFLINE' | 'ONLINE', reason: string, detail: string | null): Promise<void> {
+    const names = await orEmpty(connectionNames(this.db, [connectionId]), this.logger, 'connection names');
+    const name = names.get(connectionId) ?? connectionId;
+    const line = to === 'OFFLINE'
+      ? `connection ${name} is OFFLINE (${reason}): ${detail ?? 'no detail'}; nothing of it starts until a probe answers`
+      : `connection ${name} is ONLINE again (${reason}); its messages start in order`;
+    (to === 'OFFLINE' ? this.logger.warn : this.logger.info).call(this.logger, { connectionId, connectionName: names.get(connectionId) ?? null, state: to, reason }, line);
+  }
+
   async levelChanged(queueOwnerId: string, change: LevelChange): Promise<void> {
     const names = await orEmpty(connectionNames(this.db, [queueOwnerId]), this.logger, 'connection names');
     this.logger.info(

@@ -77,6 +77,11 @@ export class RateLimitRecording {
     return this.recordSample(owner, { slowDownMs, successes: 0 });
   }
 
+  /** The queue's connection is back ONLINE after an outage: with auto-recovery, its level starts over from 1. */
+  backOnline(owner: string): Promise<void> {
+    return this.recordSample(owner, { backOnline: true, successes: 0 });
+  }
+
   /** Stops reporting successes and waits for the report in flight. */
   async stop(): Promise<void> {
     if (this.successReportTimer) clearTimeout(this.successReportTimer);

@@ -18,6 +18,9 @@ export const httpConnector = defineConnector<HttpConfig, HttpCredentials>({
   credentialsSchema: httpCredentialsSchema,
   steps: { EXPORT: exportStep, DOWNLOAD: downloadStep, LOOKUP: lookupStep, IMPORT: importStep },
   application: (config) => new URL(config.baseUrl).origin,
+  // testConnection pings `/` when no ping is configured; a probe of an
+  // OFFLINE connection uses the ping only when the config names its path.
+  pingConfigured: (config) => typeof config.ping?.path === 'string',
   // Through httpCall, as every data call: the same outbound policy and the
   // same redirect rule (same origin only), since a ping carries the credentials.
   async ping({ config, credentials, signal }) {

@@ -113,6 +113,12 @@ export interface Connector<Config = any, Credentials = any> {
   application(config: Config): string;
   /** A cheap authenticated request that tells whether the connection works. */
   ping?(ctx: CallContext<Config, Credentials>): Promise<PingResult>;
+  /**
+   * Whether `ping` tells, for this config, that the application is back: the
+   * engine probes an OFFLINE connection with the ping when true, else with
+   * the first of its waiting messages. Absent: whenever there is a ping.
+   */
+  pingConfigured?(config: Config): boolean;
 }
 
 /** Identity function that gives a plugin author type checking and inference. */

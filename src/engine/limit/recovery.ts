@@ -125,6 +125,16 @@ export function afterRateLimit(
 }
 
 /**
+ * The queue's application was away (its connection went OFFLINE) and
+ * answered a probe: what it takes at once now is unknown, so the level in
+ * use starts over at 1 and doubles every round (slow start, no ceiling) back
+ * to the target, rather than sending the full level at a recovering API.
+ */
+export function afterOutage(state: RecoveryState): RecoveryState {
+  return { ...state, levelInUse: 1, ceiling: null, successes: 0, rateLimitedInARow: 0, roundsAtCeiling: 0, probeStep: 1, headroom: null };
+}
+
+/**
  * Successes in a round: the level in use; for a probe, two rounds at its
  * level besides the calls running at the ceiling when it started (see
  * above), so that its extra slot has been tried a few times: at a level one

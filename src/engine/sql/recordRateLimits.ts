@@ -9,7 +9,7 @@
  * state). NO KEY: inserts of messages (whose foreign key takes KEY SHARE on
  * the row) are not held up. A queue without auto-recovery is left alone.
  */
-import { afterRateLimit, afterRateLimitInPause, afterSuccesses, successesBeforeChange, type RecoveryState } from '../limit/recovery';
+import { afterOutage, afterRateLimit, afterRateLimitInPause, afterSuccesses, successesBeforeChange, type RecoveryState } from '../limit/recovery';
 import type { RateLimitedCall } from '../outcome';
 import { notifyQueues } from './enqueueMessages';
 import type { Queryable } from './queryable';
@@ -19,6 +19,8 @@ export interface RateLimitSample {
   rateLimited?: readonly RateLimitedCall[];
   /** A successful call said the application's limit is used up for this long: pause, nothing more. */
   slowDownMs?: number;
+  /** The queue's connection is back ONLINE after an outage: the level starts over (limit/recovery.ts afterOutage). */
+  backOnline?: boolean;
   successes: number;
 }
 
@@ -26,7 +28,7 @@ export interface LevelChange {
   from: number;
   to: number;
   pauseMs: number | null;
-  reason: 'rate-limited' | 'recovering' | 'limit-exhausted';
+  reason: 'rate-limited' | 'recovering' | 'limit-exhausted' | 'back-online';
 }
 
 export interface RecordedRateLimits {
@@ -91,6 +93,8 @@ export async function recordRateLimits(tx: Queryable, ownerId: string, sample: R
         ({ state, pauseMs } = afterRateLimit(state, call.retryAfterMs));
       }
     }
+  } else if (sample.backOnline) {
+    state = afterOutage(state);
   } else {
     state = afterSuccesses(state, sample.successes);
   }
@@ -109,7 +113,7 @@ export async function recordRateLimits(tx: Queryable, ownerId: string, sample: R
   // Subscribers see the level in use; other processes' dispatchers re-claim under it.
   await notifyQueues(tx, [ownerId]);
   return {
-    change: { from, to: state.levelInUse, pauseMs, reason: sample.rateLimited ? 'rate-limited' : 'recovering' },
+    change: { from, to: state.levelInUse, pauseMs, reason: sample.rateLimited ? 'rate-limited' : sample.backOnline ? 'back-online' : 'recovering' },
     successesBeforeChange: needed,
   };
 }

@@ -1,0 +1,152 @@
+/**
+ * Applications that go away: a connection whose application stops answering
+ * (503, then connections reset) goes OFFLINE, holds its records in place,
+ * is probed with a backoff and resumes by itself; no record fails because
+ * the application was away. A 401 takes the connection OFFLINE until its
+ * credentials are fixed. One record that always fails while its neighbours
+ * succeed fails alone, and the connection stays ONLINE.
+ */
+import { Client } from 'pg';
+import { useTestSluice, type TestSluice } from '../support/sluice';
+import { createFlow, createHttpConnection, runFlow, waitForJob, waitUntil, ORDERS_PAGING } from '../support/flows';
+import { json, orders, startRecordingApi, type RecordingApi } from '../support/recordingApi';
+
+interface StoredState {
+  state: string;
+  state_reason: string | null;
+  next_probe_at: Date | null;
+}
+
+async function stateOf(s: TestSluice, connectionId: string): Promise<StoredState> {
+  const db = new Client({ connectionString: s.databaseUrl });
+  await db.connect();
+  try {
+    const { rows } = await db.query<StoredState>(`SELECT state, state_reason, next_probe_at FROM connection WHERE id = $1`, [connectionId]);
+    return rows[0]!;
+  } finally {
+    await db.end();
+  }
+}
+
+/** A flow exporting `records` orders from `source` and importing each into `destination` through its own connection. */
+async function exportImport(s: TestSluice, source: RecordingApi, destination: RecordingApi, records: number, importOptions: Parameters<typeof createHttpConnection>[2]) {
+  source.options.orders = orders(records);
+  const from = await createHttpConnection(s, source.url, { name: 'web store', concurrencyLevel: 1 });
+  const to = await createHttpConnection(s, destination.url, { name: 'erp', ...importOptions });
+  const flow = await createFlow(s, [
+    { kind: 'EXPORT', connectionId: from, config: { path: '/orders', recordsPath: 'data', paging: ORDERS_PAGING } },
+    { kind: 'IMPORT', connectionId: to, config: { path: '/import' } },
+  ]);
+  return { from, to, flowId: flow.id };
+}
+
+describe('connection state: applications that go away', () => {
+  const logLines: string[] = [];
+  // A short cap on the probe's backoff, so that the return is seen within seconds.
+  const s = useTestSluice({ engine: true, env: { PROBE_MAX_BACKOFF_MS: '3000' }, logLines });
+  let source: RecordingApi;
+  let destination: RecordingApi;
+  beforeEach(async () => {
+    source = await startRecordingApi();
+    destination = await startRecordingApi({ latencyMs: 5 });
+  });
+  afterEach(async () => {
+    await source.close();
+    await destination.close();
+  });
+
+  it('holds every record through a 25 s outage (503, then connections reset) and completes with none failed, probing a few times a second at most', async () => {
+    const { to, flowId } = await exportImport(s, source, destination, 200, { concurrencyLevel: 4, autoRecoverRateLimitErrors: false });
+    let down: 'no' | '503' | 'reset' = 'no';
+    let downAt = 0;
+    let upAt = 0;
+    const whileDown: number[] = [];
+    destination.options.fault = () => (down === 'reset' ? (whileDown.push(Date.now()), 'drop') : undefined);
+    destination.options.override = (_req, res) => {
+      if (down !== '503') return false;
+      whileDown.push(Date.now());
+      json(res, 503, { error: 'maintenance' });
+      return true;
+    };
+    const jobId = await runFlow(s, flowId);
+    await waitUntil(() => destination.imported.length >= 40, 20000, '40 records imported');
+    down = '503';
+    downAt = Date.now();
+    await waitUntil(async () => (await stateOf(s, to)).state === 'OFFLINE', 10000, 'the connection OFFLINE');
+    const offline = await stateOf(s, to);
+    expect(offline.state_reason).toMatch(/HTTP_503/);
+    expect(offline.next_probe_at).not.toBeNull();
+    await new Promise((r) => setTimeout(r, 12500 - (Date.now() - downAt)));
+    down = 'reset';
+    await new Promise((r) => setTimeout(r, 25000 - (Date.now() - downAt)));
+    down = 'no';
+    upAt = Date.now();
+    const job = await waitForJob(s, jobId, 30000);
+    expect(job).toMatchObject({ status: 'COMPLETED', recordsExported: 200, recordsSucceeded: 200, recordsFailed: 0, errors: [] });
+    expect(new Set((destination.imported as { id: number }[]).map((r) => r.id)).size).toBe(200);
+    expect((await stateOf(s, to)).state).toBe('ONLINE');
+    // Down for 25 s: the calls in flight when it went (level 4) and the
+    // detector's few, then probes with a backoff from 1 s: a few per second at most.
+    const afterDetection = whileDown.filter((t) => t > downAt + 3000 && t < upAt);
+    expect(afterDetection.length / 22).toBeLessThan(3);
+    expect(whileDown.length).toBeLessThan(60);
+    const lines = logLines.map((l) => JSON.parse(l) as { msg: string; connectionName?: string });
+    expect(lines.some((l) => /connection erp is OFFLINE/.test(l.msg) && l.connectionName === 'erp')).toBe(true);
+    expect(lines.some((l) => /connection erp is ONLINE again/.test(l.msg))).toBe(true);
+  }, 90000);
+
+  it('fails a poison record alone after its attempts while its neighbours succeed, and the connection stays ONLINE', async () => {
+    const { to, flowId } = await exportImport(s, source, destination, 30, { concurrencyLevel: 4, autoRecoverRateLimitErrors: false });
+    destination.options.override = (req, res) => {
+      if (!req.path.startsWith('/import') || (JSON.parse(req.body) as { id: number }).id !== 7) return false;
+      json(res, 500, { error: 'cannot book this order' });
+      return true;
+    };
+    const job = await waitForJob(s, await runFlow(s, flowId), 30000);
+    expect(job).toMatchObject({ status: 'COMPLETED', recordsExported: 30, recordsSucceeded: 29, recordsFailed: 1 });
+    expect(job.errors).toHaveLength(1);
+    expect(destination.arrivals.filter((p) => p.startsWith('/import')).length).toBe(29 + 5);
+    expect((await stateOf(s, to)).state).toBe('ONLINE');
+  }, 60000);
+
+  it('takes a connection whose credentials are refused (401) OFFLINE, holds its records, and resumes when updateConnection gives new credentials', async () => {
+    const { to, flowId } = await exportImport(s, source, destination, 20, {
+      concurrencyLevel: 2,
+      autoRecoverRateLimitErrors: false,
+      credentials: { type: 'bearer', token: 'expired-token-1234' },
+    });
+    destination.options.override = (req, res) => {
+      if (req.headers.authorization === 'Bearer fresh-token-5678') return false;
+      json(res, 401, { error: 'token expired' });
+      return true;
+    };
+    const jobId = await runFlow(s, flowId);
+    await waitUntil(async () => (await stateOf(s, to)).state === 'OFFLINE', 10000, 'the connection OFFLINE');
+    const offline = await stateOf(s, to);
+    expect(offline.state_reason).toMatch(/HTTP_401/);
+    expect(offline.state_reason).not.toMatch(/expired-token-1234/);
+    // Held: a few probes go out, no record fails.
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(destination.imported).toHaveLength(0);
+    await s.ok(`mutation($id: ID!, $input: UpdateConnectionInput!) { updateConnection(id: $id, input: $input) { id } }`, {
+      id: to,
+      input: { credentials: { type: 'bearer', token: 'fresh-token-5678' } },
+    });
+    const job = await waitForJob(s, jobId, 20000);
+    expect(job).toMatchObject({ status: 'COMPLETED', recordsSucceeded: 20, recordsFailed: 0, errors: [] });
+    expect((await stateOf(s, to)).state).toBe('ONLINE');
+  }, 60000);
+
+  it('keeps a job whose source is away RUNNING, and completes it once the source is back', async () => {
+    const { from, flowId } = await exportImport(s, source, destination, 150, { concurrencyLevel: 4, autoRecoverRateLimitErrors: false });
+    let down = true;
+    source.options.fault = () => (down ? 'drop' : undefined);
+    const jobId = await runFlow(s, flowId);
+    await waitUntil(async () => (await stateOf(s, from)).state === 'OFFLINE', 15000, 'the source OFFLINE');
+    const held = await s.ok<{ job: { status: string } }>(`query($id: ID!) { job(id: $id) { status } }`, { id: jobId });
+    expect(held.job.status).toBe('RUNNING');
+    down = false;
+    const job = await waitForJob(s, jobId, 20000);
+    expect(job).toMatchObject({ status: 'COMPLETED', recordsExported: 150, recordsSucceeded: 150, recordsFailed: 0, errors: [] });
+  }, 60000);
+});
