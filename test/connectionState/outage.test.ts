@@ -149,4 +149,26 @@ describe('connection state: applications that go away', () => {
     const job = await waitForJob(s, jobId, 20000);
     expect(job).toMatchObject({ status: 'COMPLETED', recordsExported: 150, recordsSucceeded: 150, recordsFailed: 0, errors: [] });
   }, 60000);
+
+  it('ramps the level back from 1 under auto-recovery once the application answers again, instead of sending the full level at once', async () => {
+    const { to, flowId } = await exportImport(s, source, destination, 120, { concurrencyLevel: 8, autoRecoverRateLimitErrors: true });
+    let down = false;
+    destination.options.override = (req, res) => {
+      if (!down || !req.path.startsWith('/import')) return false;
+      json(res, 503, { error: 'maintenance' });
+      return true;
+    };
+    const from = logLines.length;
+    const jobId = await runFlow(s, flowId);
+    await waitUntil(() => destination.imported.length >= 20, 20000, '20 records imported');
+    down = true;
+    await waitUntil(async () => (await stateOf(s, to)).state === 'OFFLINE', 10000, 'the connection OFFLINE');
+    down = false;
+    const job = await waitForJob(s, jobId, 30000);
+    expect(job).toMatchObject({ status: 'COMPLETED', recordsSucceeded: 120, recordsFailed: 0, errors: [] });
+    const changes = logLines.slice(from).map((l) => JSON.parse(l) as { msg: string; connectionId?: string; from?: number; to?: number; reason?: string })
+      .filter((l) => l.connectionId === to && l.reason !== undefined && l.msg.startsWith('level in use'));
+    expect(changes[0]).toMatchObject({ from: 8, to: 1, reason: 'back-online' });
+    expect(changes.at(-1)).toMatchObject({ to: 8, reason: 'recovering' });
+  }, 60000);
 });

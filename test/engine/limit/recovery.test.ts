@@ -1,4 +1,5 @@
 import {
+  afterOutage,
   afterRateLimit,
   afterRateLimitInPause,
   afterSuccesses,
@@ -172,5 +173,17 @@ describe('auto-recovery', () => {
     const state = afterRateLimit(initialRecovery(8, 25), null).state;
     expect(successesBeforeChange(state)).toBe(1);
     expect(successesBeforeChange(afterSuccesses(state, 1))).toBe(3); // then the rest of the round at 4
+  });
+
+  it('starts over at 1 after an outage and doubles every round back to the target, with no ceiling from before', () => {
+    let state = afterRateLimit(initialRecovery(20, 25), null).state; // a ceiling of 19 from a rate limit
+    state = afterOutage(state);
+    expect(state).toMatchObject({ levelInUse: 1, ceiling: null, successes: 0, rateLimitedInARow: 0, headroom: null });
+    const levels = [state.levelInUse];
+    while (state.levelInUse < 25) {
+      state = round(state);
+      levels.push(state.levelInUse);
+    }
+    expect(levels).toEqual([1, 2, 4, 8, 16, 25]);
   });
 });
