@@ -5,7 +5,7 @@
  *   npm run bench                  every case
  *   npm run bench -- level burst   only the named cases (level, burst, latency, live, hiddenConcurrency,
  *                                  hiddenRate, recovery, memory, ceiling, apiLoad, apiLoadHostile, apiLoadSplit,
- *                                  retryErrors)
+ *                                  retryErrors, outage, outageShortCap)
  *   npm run bench -- --peers       beside graphile-worker (bench/peers.ts)
  */
 import fs from 'node:fs';
@@ -19,6 +19,7 @@ import { runPeers } from './peers';
 import { drainMessages } from './sluiceDrain';
 import { ceiling } from './ceiling';
 import { retryErrors } from './retryErrors';
+import { outage } from './outage';
 
 const FLOW_FIELDS = 'id';
 
@@ -420,13 +421,15 @@ const cases: Record<string, (h: Harness) => Promise<Record<string, unknown>>> = 
   apiLoad,
   apiLoadHostile,
   apiLoadSplit,
+  outage: (h) => outage(h),
+  outageShortCap: (h) => outage(h, 1500),
 };
 
 /**
  * The live case runs the API without the engine, so that every enqueued
  * message stays queued and each one is a change a subscriber must be told of.
  */
-const CASE_ENV: Record<string, Record<string, string>> = { live: { ROLE: 'api' }, apiLoadSplit: SPLIT_ENV, burstDrain2: { CREDENTIALS_KEY: SPLIT_ENV.CREDENTIALS_KEY! } };
+const CASE_ENV: Record<string, Record<string, string>> = { live: { ROLE: 'api' }, outageShortCap: { PROBE_MAX_BACKOFF_MS: '1500' }, apiLoadSplit: SPLIT_ENV, burstDrain2: { CREDENTIALS_KEY: SPLIT_ENV.CREDENTIALS_KEY! } };
 
 async function main(): Promise<void> {
   if (process.argv.includes('--peers')) return runPeers(cases.latency!);
