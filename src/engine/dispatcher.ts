@@ -116,6 +116,16 @@ export class QueueDispatcher {
     if (this.handOffs.held > 0 && this.calls.size < (this.handOffs.level ?? Infinity)) this.wake();
   }
 
+  /**
+   * Another process's commit named this queue (NOTIFY sluice_queue): it may
+   * have work, a free slot, or a new state (a pause): claim, and hand
+   * nothing off before that claim has looked.
+   */
+  notified(): void {
+    this.handOffs.mayHaveChanged();
+    this.wake();
+  }
+
   wake(): void {
     this.feed({ type: 'woken', hasReport: this.hasReport });
   }

@@ -93,6 +93,17 @@ export class HandOffs {
     return [...this.reserved];
   }
 
+  /**
+   * Another process changed something of the queue (its NOTIFY): it may be
+   * a pause or a state change, so no hand-off before a claim sent after it
+   * has looked. The reservations stay (the claim gives them back if the
+   * queue is held).
+   */
+  mayHaveChanged(): void {
+    this.allowedLevel = null;
+    this.slowDowns++;
+  }
+
   /** A call drew a rate limit (or a used-up limit): no hand-off before a claim has looked, and the reservations go back. */
   slowedDown(): void {
     this.allowedLevel = null;
