@@ -22,10 +22,11 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  *                      application away would (network, timeout, 5xx) since
  *                      its last success: the outage detector
  *                      (sluice_record_call_failure.sql).
- *   failed_calls_first_message, failed_calls_many_messages
- *                      the message the run of failures began with, and
- *                      whether any other message failed in it: one record
- *                      failing again and again is that record's problem.
+ *   failed_call_messages
+ *                      the messages whose calls failed in that run (distinct,
+ *                      at most 64): one record failing again and again is
+ *                      that record's problem; and when the run takes the
+ *                      connection OFFLINE, these calls get their attempt back.
  *
  * sluice_outcome gains answered_owner: the queue owner of an outcome whose
  * call its application answered (success, a 4xx, a 429), which ends that
@@ -49,8 +50,7 @@ export class ConnectionState1765600000000 implements MigrationInterface {
         ADD COLUMN probe_backoff_ms int,
         ADD COLUMN probe_lease_until timestamptz,
         ADD COLUMN failed_calls int NOT NULL DEFAULT 0 CHECK (failed_calls >= 0),
-        ADD COLUMN failed_calls_first_message bigint,
-        ADD COLUMN failed_calls_many_messages boolean NOT NULL DEFAULT false`);
+        ADD COLUMN failed_call_messages bigint[] NOT NULL DEFAULT '{}'`);
     await q.query(`ALTER TABLE connection ADD CONSTRAINT connection_probe_check CHECK ((state = 'OFFLINE') = (next_probe_at IS NOT NULL))`);
     await q.query(`CREATE INDEX connection_held_idx ON connection (queue_owner_id) WHERE state <> 'ONLINE'`);
     await q.query(`CREATE INDEX connection_probe_idx ON connection (next_probe_at) WHERE state = 'OFFLINE'`);
@@ -66,6 +66,6 @@ export class ConnectionState1765600000000 implements MigrationInterface {
         DROP CONSTRAINT connection_probe_check,
         DROP COLUMN state, DROP COLUMN state_changed_at, DROP COLUMN state_reason, DROP COLUMN next_probe_at,
         DROP COLUMN probe_backoff_ms, DROP COLUMN probe_lease_until, DROP COLUMN failed_calls,
-        DROP COLUMN failed_calls_first_message, DROP COLUMN failed_calls_many_messages`);
+        DROP COLUMN failed_call_messages`);
   }
 }

@@ -7,6 +7,12 @@
 
 /** A queue owner gained work or freed a slot (payload: the queue owner's id): its dispatchers claim. */
 export const QUEUE_CHANNEL = 'sluice_queue';
+/**
+ * A connection's state changed (payload: its queue owner's id; sluice_queue
+ * is notified too): dispatchers hand nothing off before their next claim has
+ * read the new state.
+ */
+export const STATE_CHANNEL = 'sluice_state';
 /** An enqueue started a message for one engine (payload: JSON, see startOnEnqueue.ts). */
 export const START_CHANNEL = 'sluice_start';
 /** A job's counts or state changed (payload: the job's id): for jobUpdated subscribers. */
@@ -14,5 +20,5 @@ export const JOB_CHANNEL = 'sluice_job';
 /** A job was canceled (payload: the job's id): every process running its calls aborts them. */
 export const CANCEL_CHANNEL = 'sluice_cancel';
 
-export const ENGINE_CHANNELS = [QUEUE_CHANNEL, START_CHANNEL, JOB_CHANNEL, CANCEL_CHANNEL] as const;
+export const ENGINE_CHANNELS = [QUEUE_CHANNEL, STATE_CHANNEL, START_CHANNEL, JOB_CHANNEL, CANCEL_CHANNEL] as const;
 export type EngineChannel = (typeof ENGINE_CHANNELS)[number];

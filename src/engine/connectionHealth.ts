@@ -60,8 +60,8 @@ export interface ConnectionHealthDeps {
 const PROBE_POLL_MS = 250;
 /** Due probes one process takes per poll. */
 const PROBES_PER_POLL = 8;
-/** A probe that could not go out (nothing waits, the level is full) is due again after this. */
-const PROBE_POSTPONE_MS = 1000;
+/** The shortest lease of a probe on its connection (one probe at a time across processes). */
+const PROBE_LEASE_MIN_MS = 60000;
 /** How long a ping may take before it counts as failed. */
 const PING_TIMEOUT_MS = 10000;
 
@@ -122,10 +122,7 @@ export class ConnectionHealth {
       this.deps.stateChanged(recorded.wentOffline, 'OFFLINE', reasonOf(failure), failure.reason);
       this.deps.wake(message.queueOwnerId);
     }
-    if (!recorded.held) return outcome;
-    // Held: back to its place at once (the queue's state, not a backoff, decides when it runs).
-    if (outcome.kind === 'done') return outcome.failure ? { ...outcome.failure.held, delayMs: 0 } : outcome;
-    return { ...outcome, delayMs: 0 };
+    return held(outcome, recorded.hold);
   }
 
   private poll(): void {
@@ -133,7 +130,8 @@ export class ConnectionHealth {
     this.pollingNow = true;
     this.polling = (async () => {
       try {
-        const due = await store.takeDueProbes(this.deps.pool, this.options.leaseMs, PROBES_PER_POLL);
+        // The probe's lease outlasts its call (a call may take its timeout, 30 s by default, plus a grace).
+        const due = await store.takeDueProbes(this.deps.pool, Math.max(2 * this.options.leaseMs, PROBE_LEASE_MIN_MS), PROBES_PER_POLL);
         await Promise.all(due.map((probe) => this.probe(probe)));
       } catch (error) {
         this.deps.logger.warn({ err: error }, 'looking for due probes failed');
@@ -166,7 +164,7 @@ export class ConnectionHealth {
       }
       const message = await store.claimProbe(this.deps.pool, connectionId, this.options.leaseMs);
       if (!message) {
-        await store.probePostponed(this.deps.pool, connectionId, PROBE_POSTPONE_MS);
+        await store.probePostponed(this.deps.pool, connectionId);
         return;
       }
       this.probes.set(message.id, connectionId);
@@ -179,21 +177,39 @@ export class ConnectionHealth {
     }
   }
 
-  /** A probe message's call ended: ONLINE if its application answered; else the next probe later, the attempt given back. */
+  /**
+   * A probe message's call ended. The application answered (a success, a
+   * 4xx, a 429, or a plain 500: an answer, which a record the application
+   * cannot take also gets, and which must not keep its queue OFFLINE for
+   * ever): ONLINE, and the outcome stands. A 401 to a borrower's message
+   * while probing its queue owner: the owner's application answered, and the
+   * borrower's credentials were refused. Otherwise (unavailable, a 401 for
+   * the probed connection's own credentials): the next probe after the
+   * backoff, the message back at its place with its attempt given back. No
+   * call went (its job was canceled): the probe is due again.
+   */
   private async probeEnded(connectionId: string, outcome: Outcome): Promise<Outcome> {
     if (outcome.kind === 'release') return outcome;
+    const { message } = outcome;
+    const failure = callFailureOf(outcome);
     try {
-      if (applicationAnswered(outcome)) {
+      if (outcome.kind === 'done' && outcome.unanswered) {
+        await store.probePostponed(this.deps.pool, connectionId);
+        return outcome;
+      }
+      if (applicationAnswered(outcome) || failure?.signal === 'transient') {
         await this.online(connectionId);
         return outcome;
       }
-      const failure = callFailureOf(outcome);
+      if (failure?.signal === 'unauthorized' && message.connectionId !== connectionId) {
+        await this.online(connectionId);
+        return await this.beforeRelease(outcome);
+      }
       await store.probeFailed(this.deps.pool, connectionId, failure?.reason ?? 'the probe failed', this.options.maxProbeBackoffMs);
     } catch (error) {
       this.deps.logger.warn({ err: error, connectionId }, 'recording a probe failed');
     }
-    const back = outcome.kind === 'done' && outcome.failure ? outcome.failure.held : outcome;
-    return back.kind === 'retry' ? { ...back, delayMs: 0, refund: true } : back;
+    return held(outcome, 'away');
   }
 
   private async online(connectionId: string): Promise<void> {
@@ -203,6 +219,19 @@ export class ConnectionHealth {
     this.deps.backOnline(changed.queueOwnerId);
     this.deps.wake(changed.queueOwnerId);
   }
+}
+
+/**
+ * The outcome to commit for a failed call held by its connection's state:
+ * 'away', back to its place at once with its attempt given back (the
+ * queue's state, not a backoff, decides when it runs); 'run', retried after
+ * its backoff instead of failing for good.
+ */
+function held(outcome: Outcome, hold: store.RecordedFailure['hold']): Outcome {
+  if (hold === null || outcome.kind === 'release') return outcome;
+  const retry = outcome.kind === 'done' ? outcome.failure?.held : outcome;
+  if (!retry) return outcome;
+  return hold === 'away' ? { ...retry, delayMs: 0, refund: true } : retry;
 }
 
 function reasonOf(failure: CallFailure): StateChangeReason {

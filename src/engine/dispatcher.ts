@@ -117,9 +117,9 @@ export class QueueDispatcher {
   }
 
   /**
-   * Another process's commit named this queue (NOTIFY sluice_queue): it may
-   * have work, a free slot, or a new state (a pause): claim, and hand
-   * nothing off before that claim has looked.
+   * A connection of this queue changed state (NOTIFY sluice_state): claim,
+   * and hand nothing off before that claim has read the new state (a pause
+   * must hold the reservations held here too).
    */
   notified(): void {
     this.handOffs.mayHaveChanged();

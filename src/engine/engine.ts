@@ -115,7 +115,8 @@ export class QueueEngine {
       stopped: () => this.phase === 'stopped',
     });
     const routing = new NotificationRouting(this.pool, {
-      queueMayHaveWork: (owner) => this.dispatcherFor(owner)?.notified(),
+      queueMayHaveWork: (owner) => this.dispatcherFor(owner)?.wake(),
+      stateChanged: (owner) => this.dispatcherFor(owner)?.notified(),
       started: (payload) => {
         const message = messageStartedFor(this.registration.engineId, payload);
         if (message) this.startedOnEnqueue(message);

@@ -1,22 +1,27 @@
 /**
- * Where each NOTIFY the engine hears goes. The engine listens on three
+ * Where each NOTIFY the engine hears goes. The engine listens on four
  * channels (channels.ts):
  *   sluice_queue   a queue gained work or freed a slot: wake its dispatcher,
  *                  unless the notification came from one of this engine's
  *                  own commits (the dispatchers concerned were already woken
  *                  directly, and a second wake is a claim that finds nothing)
+ *   sluice_state   a connection of a queue changed state (paused, resumed,
+ *                  OFFLINE, ONLINE), by any process: its dispatcher hands
+ *                  nothing off before its next claim, and claims
  *   sluice_start   an enqueue started a message, for this engine or another
  *   sluice_cancel  a job was canceled: abort its calls running here
  */
 import type { Pool } from 'pg';
-import { CANCEL_CHANNEL, QUEUE_CHANNEL, START_CHANNEL } from './channels';
+import { CANCEL_CHANNEL, QUEUE_CHANNEL, START_CHANNEL, STATE_CHANNEL } from './channels';
 
-export const ENGINE_LISTENS = [QUEUE_CHANNEL, START_CHANNEL, CANCEL_CHANNEL] as const;
+export const ENGINE_LISTENS = [QUEUE_CHANNEL, STATE_CHANNEL, START_CHANNEL, CANCEL_CHANNEL] as const;
 type Listened = (typeof ENGINE_LISTENS)[number];
 
 export interface NotificationTargets {
   /** A queue owner (not this engine's own commit) may have work or a free slot. */
   queueMayHaveWork(ownerId: string): void;
+  /** A connection of this queue owner's queue changed state (any process, this one too). */
+  stateChanged(ownerId: string): void;
   /** An enqueue started a message; the payload says for which engine (startOnEnqueue.ts). */
   started(payload: string): void;
   jobCanceled(jobId: string): void;
@@ -43,6 +48,9 @@ export class NotificationRouting {
     switch (channel) {
       case QUEUE_CHANNEL:
         if (!this.ownBackends.has(senderPid)) this.targets.queueMayHaveWork(payload);
+        return;
+      case STATE_CHANNEL:
+        this.targets.stateChanged(payload);
         return;
       case START_CHANNEL:
         this.targets.started(payload);

@@ -59,6 +59,8 @@ export type Outcome =
        * away, the engine sends it back to its place instead (`held`).
        */
       failure?: CallFailure & { held: Extract<Outcome, { kind: 'retry' }> };
+      /** No call reached the application (its job was canceled, or its step deleted, before it went): it says nothing of it. */
+      unanswered?: true;
     }
   /**
    * Back to the queue after `delayMs`; `refund` gives back the attempt it used
@@ -101,7 +103,7 @@ export function callFailureOf(outcome: Outcome): CallFailure | undefined {
  * ends its queue's run of failed calls (sluice_complete_messages.sql).
  */
 export function applicationAnswered(outcome: Outcome): boolean {
-  if (outcome.kind === 'done') return outcome.failure === undefined;
+  if (outcome.kind === 'done') return outcome.failure === undefined && outcome.unanswered === undefined;
   if (outcome.kind === 'retry') return outcome.rateLimited !== undefined;
   return false;
 }

@@ -156,7 +156,7 @@ export async function runMessage(deps: RunDeps, message: ClaimedMessage, control
     const plan = await deps.plans.plan(message.jobId, message.payload.retry?.generation);
     step = plan.find((s) => s.id === message.stepId);
     const connection = await deps.plans.connection(message.connectionId);
-    if (!step || !connection) return { kind: 'done', message, followUps: [], delta: NO_DELTA, errors: [] }; // deleted meanwhile
+    if (!step || !connection) return { kind: 'done', message, followUps: [], delta: NO_DELTA, errors: [], unanswered: true }; // deleted meanwhile
     const currentStep = step;
     autoRecover = connection.autoRecover;
     const credentials = connection.credentials;
@@ -196,7 +196,7 @@ export async function runMessage(deps: RunDeps, message: ClaimedMessage, control
     };
   } catch (error) {
     if (signal.aborted && signal.reason === 'shutdown') return { kind: 'release', message };
-    if (signal.aborted && signal.reason === 'canceled') return { kind: 'done', message, followUps: [], delta: NO_DELTA, errors: [] };
+    if (signal.aborted && signal.reason === 'canceled') return { kind: 'done', message, followUps: [], delta: NO_DELTA, errors: [], unanswered: true };
     if (!step) return { kind: 'retry', message, delayMs: backoffMs(deps.retry, message.attempts), refund: false, reason: describeThrown(error) };
     try {
       return classify(deps, message, step, error, { autoRecover, credentialValues }, log, startedAt);
@@ -291,12 +291,31 @@ function stateReason(code: string, error: unknown, credentialValues: readonly st
   return text.length > REASON_LIMIT ? `${text.slice(0, REASON_LIMIT - 1)}…` : text;
 }
 
-/** The string values of decrypted credentials worth scrubbing (short ones would scrub ordinary words). */
+/**
+ * The values of decrypted credentials worth scrubbing, at any depth, as they
+ * are and as they travel (URL-encoded; a basic pair as its base64): short
+ * ones would scrub ordinary words, and `type` and a header's `name` are no
+ * secret.
+ */
 function secretStrings(credentials: unknown): string[] {
-  if (typeof credentials !== 'object' || credentials === null) return [];
-  return Object.entries(credentials)
-    .filter(([key, value]) => key !== 'type' && key !== 'name' && typeof value === 'string' && value.length >= 6)
-    .map(([, value]) => value as string);
+  const found = new Set<string>();
+  const walk = (value: unknown, key: string | null, depth: number): void => {
+    if (depth > 8) return;
+    if (typeof value === 'string') {
+      if (key === 'type' || key === 'name' || value.length < 6) return;
+      found.add(value);
+      found.add(encodeURIComponent(value));
+    } else if (typeof value === 'object' && value !== null) {
+      for (const [k, v] of Object.entries(value)) walk(v, Array.isArray(value) ? key : k, depth + 1);
+    }
+  };
+  walk(credentials, null, 0);
+  const basic = credentials as { username?: unknown; password?: unknown } | null;
+  if (basic && typeof basic.username === 'string' && typeof basic.password === 'string') {
+    found.add(Buffer.from(`${basic.username}:${basic.password}`).toString('base64'));
+  }
+  // Longest first: a value that contains another is scrubbed whole.
+  return [...found].sort((a, b) => b.length - a.length);
 }
 
 /** What a thrown value says, whatever it is: String() of an object without a prototype throws, and so may a message getter. */

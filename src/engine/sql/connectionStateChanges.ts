@@ -2,8 +2,10 @@
  * An operator's changes of connection state (pauseConnection,
  * resumeConnection) and the "probe it now" of a connection whose config or
  * credentials changed. Each is one UPDATE of the connection's row, then a
- * NOTIFY of its queue owner, so that every process's dispatchers claim again
- * and live updates re-read the state. Run them inside the caller's
+ * NOTIFY of its queue owner on sluice_state and sluice_queue, so that every
+ * process's dispatchers claim again (handing nothing off before) and live
+ * updates re-read the state. FOR NO KEY UPDATE: the inserts of messages,
+ * whose foreign key takes KEY SHARE on the row, are not held up. Run them inside the caller's
  * transaction: the NOTIFY is delivered at its commit.
  *
  * The claim reads the state under the queue's lock (sluice_claim_messages.sql):
@@ -11,8 +13,16 @@
  * already running finish.
  */
 import type { ConnectionStateName } from '../../database/entities';
-import { notifyQueues } from './enqueueMessages';
+import { QUEUE_CHANNEL, STATE_CHANNEL } from '../channels';
 import type { Queryable } from './queryable';
+
+/** Every process's dispatchers of these queues claim again, handing nothing off before; live updates re-read them. */
+export async function notifyStateChanged(db: Queryable, ownerIds: string[]): Promise<void> {
+  await db.query(
+    `SELECT pg_notify('${STATE_CHANNEL}', owner::text), pg_notify('${QUEUE_CHANNEL}', owner::text) FROM unnest($1::uuid[]) AS owner`,
+    [ownerIds],
+  );
+}
 
 export interface StateChange {
   queueOwnerId: string;
@@ -23,7 +33,7 @@ export interface StateChange {
 /** PAUSED with `reason` (a pause of a paused connection changes its reason only). Null: no such connection. */
 export async function pauseConnection(db: Queryable, connectionId: string, reason: string | null): Promise<StateChange | null> {
   const { rows } = await db.query<{ queue_owner_id: string; from_state: ConnectionStateName }>(
-    `WITH before AS (SELECT id, state FROM connection WHERE id = $1 FOR UPDATE)
+    `WITH before AS (SELECT id, state FROM connection WHERE id = $1 FOR NO KEY UPDATE)
      UPDATE connection c
         SET state = 'PAUSED', state_reason = $2,
             state_changed_at = CASE WHEN before.state = 'PAUSED' THEN c.state_changed_at ELSE now() END,
@@ -34,7 +44,7 @@ export async function pauseConnection(db: Queryable, connectionId: string, reaso
   );
   const row = rows[0];
   if (!row) return null;
-  await notifyQueues(db, [row.queue_owner_id]);
+  await notifyStateChanged(db, [row.queue_owner_id]);
   return { queueOwnerId: row.queue_owner_id, from: row.from_state, to: 'PAUSED' };
 }
 
@@ -45,7 +55,7 @@ export async function pauseConnection(db: Queryable, connectionId: string, reaso
  */
 export async function resumeConnection(db: Queryable, connectionId: string): Promise<StateChange | null> {
   const { rows } = await db.query<{ queue_owner_id: string; from_state: ConnectionStateName; to_state: ConnectionStateName }>(
-    `WITH before AS (SELECT id, state FROM connection WHERE id = $1 FOR UPDATE)
+    `WITH before AS (SELECT id, state FROM connection WHERE id = $1 FOR NO KEY UPDATE)
      UPDATE connection c
         SET state = CASE WHEN before.state = 'PAUSED' THEN 'ONLINE' ELSE c.state END,
             state_reason = CASE WHEN before.state = 'PAUSED' THEN NULL ELSE c.state_reason END,
@@ -59,7 +69,7 @@ export async function resumeConnection(db: Queryable, connectionId: string): Pro
   );
   const row = rows[0];
   if (!row) return null;
-  if (row.from_state !== row.to_state) await notifyQueues(db, [row.queue_owner_id]);
+  if (row.from_state !== row.to_state) await notifyStateChanged(db, [row.queue_owner_id]);
   return { queueOwnerId: row.queue_owner_id, from: row.from_state, to: row.to_state };
 }
 

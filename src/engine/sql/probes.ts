@@ -11,7 +11,7 @@
  * engine passes; it never stops while the connection is OFFLINE.
  */
 import type { ClaimedMessage, MessagePayload } from '../message';
-import { notifyQueues } from './enqueueMessages';
+import { notifyStateChanged } from './connectionStateChanges';
 import type { Queryable } from './queryable';
 
 export interface DueProbe {
@@ -27,7 +27,7 @@ export async function takeDueProbes(db: Queryable, leaseMs: number, limit: numbe
                       WHERE d.state = 'OFFLINE' AND d.next_probe_at <= now()
                         AND (d.probe_lease_until IS NULL OR d.probe_lease_until <= now())
                       ORDER BY d.next_probe_at LIMIT $2
-                      FOR UPDATE SKIP LOCKED)
+                      FOR NO KEY UPDATE SKIP LOCKED)
      RETURNING c.id, c.queue_owner_id`,
     [leaseMs, limit],
   );
@@ -62,11 +62,11 @@ export async function claimProbe(db: Queryable, connectionId: string, leaseMs: n
  */
 export async function probeSucceeded(db: Queryable, connectionId: string): Promise<{ queueOwnerId: string; reason: string | null } | null> {
   const { rows } = await db.query<{ queue_owner_id: string; reason: string | null }>(
-    `WITH before AS (SELECT id, state_reason FROM connection WHERE id = $1 FOR UPDATE)
+    `WITH before AS (SELECT id, state_reason FROM connection WHERE id = $1 FOR NO KEY UPDATE)
      UPDATE connection c
         SET state = 'ONLINE', state_changed_at = now(), state_reason = NULL, next_probe_at = NULL,
             probe_backoff_ms = NULL, probe_lease_until = NULL,
-            failed_calls = 0, failed_calls_first_message = NULL, failed_calls_many_messages = false
+            failed_calls = 0, failed_call_messages = '{}'
        FROM before
       WHERE c.id = before.id AND c.state = 'OFFLINE'
      RETURNING c.queue_owner_id, before.state_reason AS reason`,
@@ -74,7 +74,7 @@ export async function probeSucceeded(db: Queryable, connectionId: string): Promi
   );
   const row = rows[0];
   if (!row) return null;
-  await notifyQueues(db, [row.queue_owner_id]);
+  await notifyStateChanged(db, [row.queue_owner_id]);
   return { queueOwnerId: row.queue_owner_id, reason: row.reason };
 }
 
@@ -92,11 +92,16 @@ export async function probeFailed(db: Queryable, connectionId: string, reason: s
   return rows[0]?.next_probe_at ?? null;
 }
 
-/** The probe could not go out (nothing to send, the level full): due again in `inMs`, the backoff unchanged. */
-export async function probePostponed(db: Queryable, connectionId: string, inMs: number): Promise<void> {
+/**
+ * The probe could not go out (nothing to send, the level full, its call
+ * canceled): due again after the backoff in force, which stays as it is (an
+ * idle OFFLINE connection costs a statement per backoff, not per second).
+ */
+export async function probePostponed(db: Queryable, connectionId: string): Promise<void> {
   await db.query(
-    `UPDATE connection SET next_probe_at = clock_timestamp() + $2::int * interval '1 millisecond', probe_lease_until = NULL
+    `UPDATE connection
+        SET next_probe_at = clock_timestamp() + sluice_probe_backoff(coalesce(probe_backoff_ms, 1000) / 2), probe_lease_until = NULL
       WHERE id = $1 AND state = 'OFFLINE'`,
-    [connectionId, inMs],
+    [connectionId],
   );
 }

@@ -25,13 +25,18 @@ export interface FailedCall {
 export interface RecordedFailure {
   /** The connection this call took OFFLINE; null: none. */
   wentOffline: string | null;
-  /** The call's connection or its queue owner is not ONLINE now: the call keeps its place. */
-  held: boolean;
+  /**
+   * 'away': the call's connection or its queue owner is not ONLINE now: back
+   * to its place at once, its attempt given back. 'run': a last attempt in a
+   * run of other messages' failures too: retried after its backoff instead of
+   * failing for good. null: the outcome stands.
+   */
+  hold: 'away' | 'run' | null;
 }
 
 export async function recordCallFailure(db: Queryable, call: FailedCall): Promise<RecordedFailure> {
-  const { rows } = await db.query<{ offline: string | null; held: boolean }>(
-    `SELECT offline, held FROM sluice_record_call_failure($1::jsonb)`,
+  const { rows } = await db.query<{ offline: string | null; hold: 'away' | 'run' | null }>(
+    `SELECT offline, hold FROM sluice_record_call_failure($1::jsonb)`,
     [JSON.stringify({
       owner: call.queueOwnerId,
       connection: call.connectionId,
@@ -43,5 +48,5 @@ export async function recordCallFailure(db: Queryable, call: FailedCall): Promis
       threshold: call.threshold,
     })],
   );
-  return { wentOffline: rows[0]?.offline ?? null, held: rows[0]?.held ?? false };
+  return { wentOffline: rows[0]?.offline ?? null, hold: rows[0]?.hold ?? null };
 }

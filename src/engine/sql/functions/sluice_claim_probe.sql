@@ -11,8 +11,12 @@
 --   p_lease_ms    the lease of the started message
 --
 -- Which message: for a queue owner, the head of its queue among the
--- connections not held on their own (the queue's FIFO order); for a
--- borrower, the first of its own messages. Delayed messages count (a retry's
+-- connections not held on their own (the queue's FIFO order), or failing
+-- that the first message of a borrower that is OFFLINE itself (its answer,
+-- whatever the borrower's credentials, says whether the application is
+-- there: without it, an owner whose only waiting messages are an OFFLINE
+-- borrower's would never be probed); for a borrower, the first of its own
+-- messages. Delayed messages count (a retry's
 -- backoff is moot while nothing starts); reservations do not (they belong to
 -- a process; a queue that is not ONLINE has none left after its next claim).
 --
@@ -41,8 +45,10 @@ BEGIN
     RETURN;
   END IF;
   PERFORM pg_advisory_xact_lock(hashtextextended('sluice.queue:' || v_owner::text, 0));
+  -- Read again under the lock: a pause committed while this waited wins.
+  SELECT c.state INTO v_state FROM connection c WHERE c.id = p_connection;
   SELECT c.state, c.concurrency_level INTO v_owner_state, v_level FROM connection c WHERE c.id = v_owner;
-  IF v_owner <> p_connection AND v_owner_state <> 'ONLINE' THEN
+  IF v_state <> 'OFFLINE' OR (v_owner <> p_connection AND v_owner_state <> 'ONLINE') THEN
     RETURN;
   END IF;
   IF v_level IS NOT NULL AND (SELECT count(*) FROM queue_message q WHERE q.queue_owner_id = v_owner AND q.state = 'running') >= v_level THEN
@@ -54,6 +60,12 @@ BEGIN
        AND NOT EXISTS (SELECT 1 FROM connection c
                         WHERE c.id = q.connection_id AND c.id <> v_owner AND c.state <> 'ONLINE')
      ORDER BY q.id LIMIT 1 FOR UPDATE SKIP LOCKED;
+    IF v_message IS NULL THEN
+      SELECT q.id INTO v_message FROM queue_message q
+       WHERE q.queue_owner_id = v_owner AND q.state = 'queued' AND q.lease_id IS NULL
+         AND EXISTS (SELECT 1 FROM connection c WHERE c.id = q.connection_id AND c.state = 'OFFLINE')
+       ORDER BY q.id LIMIT 1 FOR UPDATE SKIP LOCKED;
+    END IF;
   ELSE
     SELECT q.id INTO v_message FROM queue_message q
      WHERE q.queue_owner_id = v_owner AND q.connection_id = p_connection AND q.state = 'queued' AND q.lease_id IS NULL

@@ -141,11 +141,16 @@ BEGIN
   -- Connection state: a call its application answered ends its queue's run
   -- of failed calls (sluice_record_call_failure.sql). Only rows with a run
   -- are written, so a healthy queue's completions take no connection lock.
+  -- Rows taken in id order, FOR NO KEY UPDATE (message inserts' foreign keys
+  -- are not held up), so that two batches ending runs of the same queues
+  -- never deadlock.
   UPDATE connection c
-     SET failed_calls = 0, failed_calls_first_message = NULL, failed_calls_many_messages = false
-   WHERE c.failed_calls > 0
-     AND c.id IN (SELECT o.answered_owner FROM jsonb_populate_recordset(NULL::sluice_outcome, p_outcomes) o
-                   WHERE o.answered_owner IS NOT NULL);
+     SET failed_calls = 0, failed_call_messages = '{}'
+   WHERE c.id IN (SELECT r.id FROM connection r
+                   WHERE r.failed_calls > 0
+                     AND r.id IN (SELECT o.answered_owner FROM jsonb_populate_recordset(NULL::sluice_outcome, p_outcomes) o
+                                   WHERE o.answered_owner IS NOT NULL)
+                   ORDER BY r.id FOR NO KEY UPDATE);
 
   WITH finished AS (
     UPDATE job

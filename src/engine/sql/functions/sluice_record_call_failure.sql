@@ -21,28 +21,42 @@
 --
 -- The rule (docs/engine.md, "Connection state"):
 --   - 401: the connection whose credentials were refused goes OFFLINE at once.
---   - otherwise the queue owner's failed_calls grows by one (a success, in
---     sluice_complete_messages, sets it back to 0); the owner goes OFFLINE
---     when failed_calls reaches the threshold and the run spans at least two
---     messages, or when a message's last attempt fails 'unavailable' and all
---     its attempts are in the run (no call of the queue succeeded since its
---     first): an application that answers nobody, with one message to send.
---     One record failing with 500 while the others succeed is its own problem:
---     each success ends the run, and one message alone is not an outage.
+--   - otherwise the queue owner's failed_calls grows by one and the message
+--     joins failed_call_messages (a call its application answered, in
+--     sluice_complete_messages, ends the run: 0 and empty); the owner goes
+--     OFFLINE when failed_calls reaches the threshold and the run spans at
+--     least two messages, or when a message's last attempt fails
+--     'unavailable' and all its attempts are in the run (no call of the queue
+--     succeeded since its first): an application that answers nobody, with
+--     one message to send. One record failing with 500 while the others
+--     succeed is its own problem: each success ends the run, and one message
+--     alone is not an outage.
+--   - When the run takes the owner OFFLINE, the calls that failed in it get
+--     their attempt back (queued messages of failed_call_messages, one
+--     attempt each; the caller gives this call's back): the contract's "the
+--     calls that failed on the way there keep their attempt".
 --
--- Returns one row: offline (the connection this call took OFFLINE, null if
--- none), held (the call's connection or its queue owner is not ONLINE now,
--- whoever made it so: the failed call keeps its place instead of failing for
--- good), state_reason (what the new OFFLINE state says).
+-- Returns one row:
+--   offline  the connection this call took OFFLINE (null: none)
+--   hold     'away': the call's connection or its queue owner is not ONLINE
+--            now, whoever made it so: the call goes back to its place at once
+--            with its attempt given back; 'run': still ONLINE, but the call was
+--            a message's last attempt in a run of failures of other messages
+--            too (an outage on its way, not yet decided): it is retried after
+--            its backoff instead of failing for good; null: the outcome stands.
 --
--- Locks: the owner's connection row (and the connection's, for a 401) by
--- the UPDATE, for the read-compute-write; every process recording for the
--- queue goes one after the other, so the count is exact across processes.
+-- Locks: the owner's connection row (and the connection's, for a 401) by the
+-- UPDATE, for the read-compute-write: every process recording for the queue
+-- goes one after the other, so the count is exact across processes. When it
+-- goes OFFLINE, the run's queued messages FOR UPDATE SKIP LOCKED (a message
+-- locked now is being claimed or committed: it keeps its attempt used, and
+-- nothing waits for anything).
 --
--- Notifies sluice_queue (the queue owner) when a state changed: every
--- process's dispatchers claim again and see it; live updates re-read it.
+-- Notifies sluice_state and sluice_queue (payload: the queue owner) when a
+-- state changed: every process's dispatchers claim again and see it (and
+-- hand nothing off before), live updates re-read it.
 CREATE OR REPLACE FUNCTION sluice_record_call_failure(p_failure jsonb)
-RETURNS TABLE (offline uuid, held boolean, state_reason text)
+RETURNS TABLE (offline uuid, hold text)
 LANGUAGE plpgsql AS $$
 DECLARE
   v_owner uuid := (p_failure->>'owner')::uuid;
@@ -50,10 +64,12 @@ DECLARE
   v_message bigint := (p_failure->>'message')::bigint;
   v_signal text := p_failure->>'signal';
   v_reason text := left(p_failure->>'reason', 500);
+  v_exhausted boolean := (p_failure->>'exhausted')::boolean;
   v_calls int;
-  v_many boolean;
+  v_messages bigint[] := '{}';
   v_state text;
   v_offline uuid;
+  v_away boolean;
 BEGIN
   IF v_signal = 'unauthorized' THEN
     UPDATE connection c
@@ -65,27 +81,37 @@ BEGIN
   ELSE
     UPDATE connection c
        SET failed_calls = c.failed_calls + 1,
-           failed_calls_first_message = CASE WHEN c.failed_calls = 0 THEN v_message ELSE c.failed_calls_first_message END,
-           failed_calls_many_messages = c.failed_calls > 0 AND (c.failed_calls_many_messages OR c.failed_calls_first_message <> v_message)
+           failed_call_messages = CASE WHEN v_message = ANY (c.failed_call_messages) OR cardinality(c.failed_call_messages) >= 64
+                                       THEN c.failed_call_messages ELSE c.failed_call_messages || v_message END
      WHERE c.id = v_owner
-    RETURNING c.failed_calls, c.failed_calls_many_messages, c.state INTO v_calls, v_many, v_state;
+    RETURNING c.failed_calls, c.failed_call_messages, c.state INTO v_calls, v_messages, v_state;
     IF v_state = 'ONLINE'
-       AND ((v_calls >= (p_failure->>'threshold')::int AND v_many)
-            OR ((p_failure->>'exhausted')::boolean AND v_signal = 'unavailable' AND v_calls >= (p_failure->>'attempts')::int)) THEN
+       AND ((v_calls >= (p_failure->>'threshold')::int AND cardinality(v_messages) >= 2)
+            OR (v_exhausted AND v_signal = 'unavailable' AND v_calls >= (p_failure->>'attempts')::int)) THEN
       UPDATE connection c
          SET state = 'OFFLINE', state_changed_at = now(), state_reason = v_reason,
              next_probe_at = clock_timestamp() + sluice_probe_backoff(1000), probe_backoff_ms = 2000,
              probe_lease_until = NULL
        WHERE c.id = v_owner
       RETURNING c.id INTO v_offline;
+      IF v_offline IS NOT NULL THEN
+        UPDATE queue_message m SET attempts = m.attempts - 1
+         WHERE m.id IN (SELECT q.id FROM queue_message q
+                         WHERE q.id = ANY (v_messages) AND q.id <> v_message AND q.queue_owner_id = v_owner
+                           AND q.state = 'queued' AND q.lease_id IS NULL AND q.attempts > 0
+                         FOR UPDATE SKIP LOCKED);
+      END IF;
     END IF;
   END IF;
   IF v_offline IS NOT NULL THEN
+    PERFORM pg_notify('sluice_state', v_owner::text);
     PERFORM pg_notify('sluice_queue', v_owner::text);
   END IF;
+  v_away := EXISTS (SELECT 1 FROM connection c WHERE c.id IN (v_owner, v_connection) AND c.state <> 'ONLINE');
   RETURN QUERY
   SELECT v_offline,
-         EXISTS (SELECT 1 FROM connection c WHERE c.id IN (v_owner, v_connection) AND c.state <> 'ONLINE'),
-         CASE WHEN v_offline IS NULL THEN NULL ELSE v_reason END;
+         CASE WHEN v_away THEN 'away'
+              WHEN v_exhausted AND v_signal <> 'unauthorized' AND cardinality(v_messages) >= 2 THEN 'run'
+              END;
 END;
 $$;
