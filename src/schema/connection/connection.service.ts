@@ -174,16 +174,15 @@ export class ConnectionService {
   async update(id: string, input: UpdateConnection): Promise<ConnectionRow> {
     if (input.name === null) throw badUserInput('name cannot be null; leave it out to keep it');
     if (input.config === null) throw badUserInput('config cannot be null; leave it out to keep it');
-    // A rename (or removing the credentials) leaves config, so the
-    // application and the borrow graph, alone: one UPDATE does it. New
-    // credentials need the connector type to validate, and a bad name or id
-    // must fail as the general path fails (NOT_FOUND before a bad name), so
-    // those take it.
-    // Removing the credentials is a change of credentials: an OFFLINE
-    // connection is probed at once (below), so it takes the general path too.
+    // A rename leaves config, so the application and the borrow graph, and
+    // the credentials alone: one UPDATE does it. New credentials need the
+    // connector type to validate; any change of config or credentials (their
+    // removal too) probes an OFFLINE connection at once, in the transaction;
+    // and a bad name or id must fail as the general path fails (NOT_FOUND
+    // before a bad name): those take the general path.
     const name = input.name === undefined ? null : validNameOrNull(input.name);
     if (input.config === undefined && input.credentials === undefined && (input.name === undefined || name !== null) && isWellFormedId(id)) {
-      const row = await renameConnection(this.sql, id, { name, removeCredentials: false, updatedAt: new Date() });
+      const row = await renameConnection(this.sql, id, { name, updatedAt: new Date() });
       if (!row) throw notFound('connection', id);
       return row;
     }

@@ -11,7 +11,7 @@
  * owner's: effectiveState.ts).
  */
 import type { Counter } from 'prom-client';
-import type { ConnectionRow, ConnectionStateName } from '../../database/entities';
+import type { ConnectionRow } from '../../database/entities';
 import { connectionColumns } from '../../database/entityColumns';
 import type { Queryable } from '../../database/queryable';
 import { inTransaction } from '../../database/transaction';
@@ -84,7 +84,7 @@ export class ConnectionStateService {
 
   /** Only a change of state counts: a pause of a paused connection (a new reason) or a resume of an ONLINE one does not. */
   private count(connectionId: string, change: StateChange, reason: ConnectionStateChangeReason): void {
-    if (change.from !== change.to) this.stateChanges.inc({ connection: connectionId, to: change.to satisfies ConnectionStateName, reason });
+    if (change.from !== change.to) this.stateChanges.inc({ connection: connectionId, to: change.to, reason });
   }
 }
 
