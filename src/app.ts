@@ -27,6 +27,7 @@ import { startHttpServer, type RunningHttpServer } from './http/server';
 import { RequestsInProgress } from './http/requestsInProgress';
 import type { Logger } from './logger';
 import { createMetrics, type Metrics } from './metrics';
+import { readConnectionStates, registerConnectionStateGauge } from './connectionStateGauge';
 import { LiveUpdates } from './schema/live/liveUpdates';
 import { QueueEngine, createEngineMetrics, foldQueueTally } from './engine';
 import { typeormQueryable } from './database/typeormQueryable';
@@ -80,6 +81,7 @@ async function startOnPort(
   }
   const database: Database = await openDatabase(config.database, logger, { waitMs: config.databaseWaitMs, signal: options.signal });
   health.watch(() => database.dataSource.query('SELECT 1'));
+  registerConnectionStateGauge(metrics.registry, () => readConnectionStates(poolOf(database.dataSource)));
   const cipher = new CredentialCipher(key, (connectionId, reason) =>
     logger.error({ connectionId, reason }, `the stored credentials of connection ${connectionId} cannot be decrypted with CREDENTIALS_KEY (CREDENTIALS_UNREADABLE)`),
   );
@@ -112,6 +114,7 @@ async function startOnPort(
       cipher,
       maxConcurrencyLevel: config.maxConcurrencyLevel,
       logger,
+      metrics,
     });
     if (config.bootstrapAdminToken && (await services.tokens.ensureBootstrapAdmin(config.bootstrapAdminToken)) === 'revoked') {
       logger.warn('BOOTSTRAP_ADMIN_TOKEN names a revoked token: it stays revoked and does not authenticate; set another secret (or unset it)');

@@ -23,6 +23,10 @@ const CONNECTION: Columns = [
   ['target_concurrency_level', 'targetConcurrencyLevel'],
   ['rate_limit_requests', 'rateLimitRequests'],
   ['rate_limit_per_ms', 'rateLimitPerMs'],
+  ['state', 'state'],
+  ['state_changed_at', 'stateChangedAt'],
+  ['state_reason', 'stateReason'],
+  ['next_probe_at', 'nextProbeAt'],
   ['created_at', 'createdAt'],
   ['updated_at', 'updatedAt'],
 ];

@@ -5,7 +5,9 @@ import type { Queryable } from '../database/queryable';
 import type { CredentialCipher } from '../auth/credentialCipher';
 import type { ConnectorRegistry } from '../connectors/registry';
 import type { Logger } from '../logger';
+import type { Metrics } from '../metrics';
 import { ConnectionService } from './connection/connection.service';
+import { ConnectionStateService } from './connection/connectionState.service';
 import { QueueStatsReader } from './connection/queueStats';
 import { FlowService } from './flow/flow.service';
 import { JobService } from './job/job.service';
@@ -20,6 +22,8 @@ export interface Services {
   connectors: ConnectorRegistry;
   maxConcurrencyLevel: number;
   connections: ConnectionService;
+  /** pauseConnection and resumeConnection. */
+  connectionStates: ConnectionStateService;
   queueStats: QueueStatsReader;
   flows: FlowService;
   jobs: JobService;
@@ -36,14 +40,17 @@ export function createServices(options: {
   maxConcurrencyLevel: number;
   logger: Logger;
   live: LiveUpdates | null;
+  /** The process's metrics: the API counts the state changes it makes. */
+  metrics: Pick<Metrics, 'connectionStateChanges'>;
 }): Services {
-  const { db, connectors, cipher, maxConcurrencyLevel, logger, live } = options;
+  const { db, connectors, cipher, maxConcurrencyLevel, logger, live, metrics } = options;
   return {
     db,
     sql: poolOf(db),
     connectors,
     maxConcurrencyLevel,
     connections: new ConnectionService(db, connectors, cipher, maxConcurrencyLevel, logger),
+    connectionStates: new ConnectionStateService(poolOf(db), logger, metrics.connectionStateChanges),
     queueStats: new QueueStatsReader(poolOf(db)),
     flows: new FlowService(db, connectors),
     jobs: new JobService(db, logger),

@@ -30,6 +30,8 @@ interface Fixture {
   connectionId: string;
   otherConnectionId: string;
   spareConnectionId: string;
+  /** PAUSED, for resumeConnection to resume. */
+  pausedConnectionId: string;
   flowId: string;
   stepId: string;
   jobId: string;
@@ -43,6 +45,7 @@ async function world(s: TestSluice): Promise<unknown> {
     connections {
       id name config hasCredentials concurrencyLevel autoRecoverRateLimitErrors targetConcurrencyLevel
       rateLimit { requests perMilliseconds } borrowConcurrencyFrom { id } queueSize inFlight updatedAt
+      state stateChangedAt stateReason nextProbeAt
     }
     flows { id name updatedAt steps { id name kind position config connection { id } } }
     jobs(first: 500) { id status finishedAt recordsFailed openErrorCount }
@@ -69,6 +72,11 @@ function mutations(f: Fixture): Record<string, { query: string; variables: Recor
       query: `mutation($id: ID!) { setConcurrency(input: { connectionId: $id, level: 3, autoRecoverRateLimitErrors: false }) { id } }`,
       variables: { id: f.connectionId },
     },
+    pauseConnection: {
+      query: `mutation($id: ID!) { pauseConnection(id: $id, reason: "maintenance") { id state } }`,
+      variables: { id: f.connectionId },
+    },
+    resumeConnection: { query: `mutation($id: ID!) { resumeConnection(id: $id) { id state } }`, variables: { id: f.pausedConnectionId } },
     borrowConcurrency: {
       query: `mutation($id: ID!, $from: ID) { borrowConcurrency(connectionId: $id, fromConnectionId: $from) { id } }`,
       variables: { id: f.spareConnectionId, from: f.connectionId },
@@ -126,6 +134,8 @@ describe('roles', () => {
     const connectionId = await createHttpConnection(s, `${APP}/v1`, { name: 'source', credentials: { type: 'bearer', token: 'abc' } });
     const otherConnectionId = await createHttpConnection(s, `${APP}/v2`, { name: 'other' });
     const spareConnectionId = await createHttpConnection(s, `${APP}/v3`, { name: 'spare' });
+    const pausedConnectionId = await createHttpConnection(s, `${APP}/v4`, { name: 'paused' });
+    await s.ok(`mutation($id: ID!) { pauseConnection(id: $id) { id } }`, { id: pausedConnectionId });
     const flow = await s.ok<{ createFlow: { id: string; steps: { id: string }[] } }>(
       `mutation($input: CreateFlowInput!) { createFlow(input: $input) { id steps { id } } }`,
       {
@@ -155,6 +165,7 @@ describe('roles', () => {
       connectionId,
       otherConnectionId,
       spareConnectionId,
+      pausedConnectionId,
       flowId: flow.createFlow.id,
       stepId: flow.createFlow.steps[1]!.id,
       jobId: job.runFlow.id,

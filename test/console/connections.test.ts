@@ -168,32 +168,50 @@ describe('the console: connections and flows', () => {
     expect(errors).toEqual([]);
   });
 
-  it('pauses and resumes a connection where the server serves it, and shows no Pause or Resume where it does not', async () => {
+  it('pauses with a reason and resumes a connection from its page, as the API then reads it, and the Connections table shows it live', async () => {
     const id = await createHttpConnection(s, other.url, { name: 'warehouse' });
-    const mutations = await s.ok<{ __type: { fields: { name: string }[] } }>('{ __type(name: "Mutation") { fields { name } } }');
-    const served = mutations.__type.fields.some((f) => f.name === 'pauseConnection');
+    const read = async (): Promise<{ state: string; stateReason: string | null }> =>
+      (await s.ok<{ connection: { state: string; stateReason: string | null } }>(`query($id: ID!) { connection(id: $id) { state stateReason } }`, { id })).connection;
+    // One page watches the table (never reloaded), the other acts.
+    const watching = await browser.open(s.url);
+    await signIn(watching.page, s.adminSecret);
+    expect(await cellText(watching.page, 'warehouse', 'State')).toBe('ONLINE');
     const { page, errors } = await browser.open(s.url);
     await signIn(page, s.adminSecret);
     await page.getByRole('link', { name: 'warehouse' }).click();
     await page.getByRole('heading', { name: 'warehouse', level: 1 }).waitFor();
-    await page.getByRole('button', { name: 'Test connection' }).waitFor();
-    if (!served) {
-      expect(await page.getByRole('button', { name: /^(Pause|Resume)$/ }).count()).toBe(0);
-      expect(errors).toEqual([]);
-      return;
-    }
-    const state = async (): Promise<string> =>
-      (await s.ok<{ connection: { state: string } }>(`query($id: ID!) { connection(id: $id) { state } }`, { id })).connection.state;
+    expect(await page.getByRole('button', { name: 'Resume', exact: true }).isDisabled()).toBe(true);
+
+    await page.getByLabel('Pause reason (optional)').fill('stock count');
     await page.getByRole('button', { name: 'Pause', exact: true }).click();
-    await page.getByRole('button', { name: 'Pause', exact: true }).and(page.locator(':disabled')).waitFor();
-    expect(await state()).toBe('PAUSED');
-    await navigateTo(page, 'Connections');
-    await eventually(() => cellText(page, 'warehouse', 'State'), (t) => t === 'PAUSED', 'the State column to say PAUSED');
-    await page.getByRole('link', { name: 'warehouse' }).click();
+    await eventually(read, (c) => c.state === 'PAUSED', 'the API to say PAUSED');
+    expect(await read()).toEqual({ state: 'PAUSED', stateReason: 'stock count' });
+    await page.getByText('stock count', { exact: true }).waitFor();
+    await page.getByRole('button', { name: 'Resume', exact: true }).and(page.locator(':enabled')).waitFor();
+    await eventually(() => cellText(watching.page, 'warehouse', 'State'), (t) => t === 'PAUSED', 'the State column to say PAUSED');
+
     await page.getByRole('button', { name: 'Resume', exact: true }).click();
-    await eventually(state, (st) => st === 'ONLINE', 'the connection ONLINE again');
-    await navigateTo(page, 'Connections');
-    await eventually(() => cellText(page, 'warehouse', 'State'), (t) => t === 'ONLINE', 'the State column to say ONLINE');
+    await eventually(read, (c) => c.state === 'ONLINE', 'the API to say ONLINE');
+    expect(await read()).toEqual({ state: 'ONLINE', stateReason: null });
+    await page.getByRole('button', { name: 'Resume', exact: true }).and(page.locator(':disabled')).waitFor();
+    await eventually(() => cellText(watching.page, 'warehouse', 'State'), (t) => t === 'ONLINE', 'the State column to say ONLINE');
+    expect(errors).toEqual([]);
+    expect(watching.errors).toEqual([]);
+  });
+
+  it('shows a pause and a resume made elsewhere on the connection page live, with the pause’s reason', async () => {
+    const id = await createHttpConnection(s, other.url, { name: 'paused elsewhere' });
+    const { page, errors } = await browser.open(s.url);
+    await signIn(page, s.adminSecret);
+    await page.goto(`${s.url}/#/connections/${id}`);
+    await page.getByRole('heading', { name: 'paused elsewhere', level: 1 }).waitFor();
+    await s.ok(`mutation($id: ID!) { pauseConnection(id: $id, reason: "by the API") { id } }`, { id });
+    // The live state, then the reason read again for it.
+    await page.getByText('by the API', { exact: true }).waitFor();
+    expect(await page.getByRole('button', { name: 'Pause', exact: true }).isDisabled()).toBe(true);
+    await s.ok(`mutation($id: ID!) { resumeConnection(id: $id) { id } }`, { id });
+    await page.getByRole('button', { name: 'Pause', exact: true }).and(page.locator(':enabled')).waitFor();
+    expect(await page.getByText('by the API', { exact: true }).count()).toBe(0);
     expect(errors).toEqual([]);
   });
 

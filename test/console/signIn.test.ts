@@ -72,6 +72,9 @@ describe('the console: signing in and roles', () => {
     await page.getByRole('heading', { name: 'orders-api', level: 1 }).waitFor();
     expect(await page.getByRole('button', { name: 'Save', exact: true }).isDisabled()).toBe(true);
     expect(await page.getByRole('button', { name: 'Test connection' }).isDisabled()).toBe(true);
+    expect(await page.getByRole('button', { name: 'Pause', exact: true }).isDisabled()).toBe(true);
+    expect(await page.getByRole('button', { name: 'Resume', exact: true }).isDisabled()).toBe(true);
+    expect(await page.getByLabel('Pause reason (optional)').isDisabled()).toBe(true);
     expect(await page.getByLabel('Concurrency level', { exact: true }).isDisabled()).toBe(true);
     expect(await enabledActions()).toEqual([]);
 

@@ -144,6 +144,7 @@ describe('probes through a database outage', () => {
     expect(down.status).toBe(200);
     expect(gauge(down.body, 'sluice_database_up')).toBe(0);
     expect(gauge(down.body, 'sluice_messages_queued')).toBe(RECORDS - 1); // the last reading
+    expect(down.body).toContain(`sluice_connection_state{connection="${conn}",state="ONLINE"} 1`); // the last reading too
     expect(down.body).toMatch(/^sluice_build_info\{/m);
 
     // After: ready again, without a restart.

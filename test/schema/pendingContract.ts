@@ -4,16 +4,7 @@
  * is served (take it off the list): the list only shrinks. roles.test.ts
  * leaves the listed root fields out of its every-operation check.
  */
-export const PENDING: { description: string; issue: string }[] = [
-  { description: 'Connection.nextProbeAt was removed.', issue: '#19' },
-  { description: 'Connection.state was removed.', issue: '#19' },
-  { description: 'Connection.stateChangedAt was removed.', issue: '#19' },
-  { description: 'Connection.stateReason was removed.', issue: '#19' },
-  { description: 'ConnectionState was removed.', issue: '#19' },
-  { description: 'Mutation.pauseConnection was removed.', issue: '#19' },
-  { description: 'Mutation.resumeConnection was removed.', issue: '#19' },
-  { description: 'QueueStats.state was removed.', issue: '#19' },
-];
+export const PENDING: { description: string; issue: string }[] = [];
 
 /** The root fields of `type` that PENDING says are not served yet. */
 export function pendingRootFields(type: 'Query' | 'Mutation'): string[] {

@@ -1,9 +1,9 @@
 /**
  * One connection: its live queue, its concurrency policy and borrowing (the
- * "Save" form), Pause/Resume where served, Test connection, the flows and
+ * "Save" form), its state with Pause and Resume, Test connection, the flows and
  * steps that use it, and its settings (name, config, credentials).
  */
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { useMutation, useQuery } from 'urql';
 import { graphql } from '../gql';
 import { canAct, useSession } from '../session/session';
@@ -13,7 +13,7 @@ import { ConcurrencyForm } from './ConcurrencyForm';
 import { ConnectionSettingsForm } from './ConnectionSettingsForm';
 import { concurrencyText } from './ConnectionsPage';
 import { PauseResume } from './PauseResume';
-import { StateBadge, useConnectionStates } from './connectionState';
+import { StateBadge, untilText } from './connectionState';
 import { useLiveQueues } from './liveQueues';
 
 const ConnectionQuery = graphql(`
@@ -46,6 +46,10 @@ const ConnectionQuery = graphql(`
       }
       queueSize
       inFlight
+      state
+      stateReason
+      stateChangedAt
+      nextProbeAt
       steps {
         id
         name
@@ -86,9 +90,15 @@ const TestConnection = graphql(`
 
 export function ConnectionPage({ id }: { id: string }) {
   const session = useSession();
-  const [{ data, error }] = useQuery({ query: ConnectionQuery, variables: { id } });
+  const [{ data, error }, reexecute] = useQuery({ query: ConnectionQuery, variables: { id } });
   const live = useLiveQueues([id]);
-  const states = useConnectionStates();
+  const liveState = live[id]?.state;
+  const readState = data?.connection?.state;
+  // A state that changed live (an outage, another operator's pause) comes with
+  // no reason or next probe: read the connection again for them.
+  useEffect(() => {
+    if (liveState !== undefined && readState !== undefined && liveState !== readState) reexecute({ requestPolicy: 'network-only' });
+  }, [liveState, readState, reexecute]);
   const [test, runTest] = useMutation(TestConnection);
   const [testResult, setTestResult] = useState<string | null>(null);
   if (error) return <ApiError error={error} />;
@@ -96,6 +106,7 @@ export function ConnectionPage({ id }: { id: string }) {
   const c = data.connection;
   if (!c) return <p role="alert">No connection has the id {id}.</p>;
   const numbers = live[c.id] ?? { queueSize: c.queueSize, inFlight: c.inFlight, concurrencyLevel: c.concurrencyLevel ?? null };
+  const state = liveState ?? c.state;
   const actions = canAct(session.role);
   const connector = data.connectors.find((k) => k.type === c.connectorType);
   const byFlow = new Map<string, { name: string; steps: typeof c.steps }>();
@@ -115,11 +126,21 @@ export function ConnectionPage({ id }: { id: string }) {
         <dd>{c.application}</dd>
         <dt>Connector</dt>
         <dd>{connector?.displayName ?? c.connectorType}</dd>
-        {session.features.connectionState && (
+        <dt>State</dt>
+        <dd>
+          <StateBadge state={state} /> <span className="note">since {new Date(c.stateChangedAt).toLocaleString()}</span>
+        </dd>
+        {state === c.state && c.stateReason && (
           <>
-            <dt>State</dt>
+            <dt>Reason</dt>
+            <dd>{c.stateReason}</dd>
+          </>
+        )}
+        {state === 'OFFLINE' && c.nextProbeAt && (
+          <>
+            <dt>Next probe</dt>
             <dd>
-              <StateBadge state={live[c.id]?.state ?? states[c.id]} />
+              <time dateTime={c.nextProbeAt}>{untilText(c.nextProbeAt)}</time>
             </dd>
           </>
         )}
@@ -158,7 +179,7 @@ export function ConnectionPage({ id }: { id: string }) {
         >
           Test connection
         </button>
-        <PauseResume connectionId={c.id} state={live[c.id]?.state ?? states[c.id]} />
+        <PauseResume connectionId={c.id} state={state} />
       </div>
       <ApiError error={test.error} />
       {testResult && <p role="status">{testResult}</p>}

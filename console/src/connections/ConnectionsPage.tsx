@@ -1,7 +1,8 @@
 /**
- * The first page after sign-in: every connection with its queue, live from
- * the queueSize subscription. A borrower's numbers are its queue owner's
- * (it shares that queue), and the owner is named beside it.
+ * The first page after sign-in: every connection with its state and queue,
+ * live from the queueSize subscription. A borrower's numbers are its queue
+ * owner's (it shares that queue), and the owner is named beside it; its
+ * state is its own, or its owner's while the owner is not ONLINE.
  */
 import { useQuery } from 'urql';
 import { graphql } from '../gql';
@@ -9,7 +10,7 @@ import { canAct, useSession } from '../session/session';
 import { ApiError } from '../ui/ApiError';
 import { hrefOf } from '../ui/route';
 import { useLiveQueues } from './liveQueues';
-import { StateBadge, useConnectionStates } from './connectionState';
+import { StateBadge } from './connectionState';
 
 const ConnectionsQuery = graphql(`
   query Connections {
@@ -23,6 +24,8 @@ const ConnectionsQuery = graphql(`
       targetConcurrencyLevel
       queueSize
       inFlight
+      state
+      stateReason
       queueOwner {
         id
         name
@@ -40,7 +43,6 @@ export function ConnectionsPage() {
   const session = useSession();
   const [{ data, error, fetching }] = useQuery({ query: ConnectionsQuery });
   const live = useLiveQueues();
-  const states = useConnectionStates();
   const connections = data?.connections ?? [];
   return (
     <>
@@ -74,7 +76,9 @@ export function ConnectionsPage() {
             {connections.map((c) => {
               const borrower = c.queueOwner.id !== c.id;
               const numbers = live[c.id] ?? { queueSize: c.queueSize, inFlight: c.inFlight, concurrencyLevel: c.concurrencyLevel ?? null };
-              const state = live[c.id]?.state ?? states[c.id];
+              const state = live[c.id]?.state ?? c.state;
+              // The reason read with the list belongs to the state read with it; a live change brings no reason.
+              const reason = state === c.state ? c.stateReason : null;
               return (
                 <tr key={c.id}>
                   <th scope="row">
@@ -82,7 +86,9 @@ export function ConnectionsPage() {
                     {borrower && <span className="note"> borrows from {c.queueOwner.name}</span>}
                   </th>
                   <td>{c.application}</td>
-                  <td>{session.features.connectionState ? <StateBadge state={state} /> : <span title="this server does not report connection state">—</span>}</td>
+                  <td>
+                    <StateBadge state={state} reason={reason} />
+                  </td>
                   <td className="number">{numbers.queueSize}</td>
                   <td className="number">{numbers.inFlight}</td>
                   <td className="number">{concurrencyText(numbers.concurrencyLevel, c.autoRecoverRateLimitErrors, c.targetConcurrencyLevel)}</td>

@@ -1,30 +1,17 @@
-/**
- * Connection state (ONLINE, OFFLINE, PAUSED) where the server serves it
- * (issue #19): read with its own query so that a server without it is never
- * sent a field it does not know.
- */
-import { useQuery } from 'urql';
-import { graphql } from '../gql';
+/** Connection state (ONLINE, OFFLINE, PAUSED) as a badge, and why, for the tables and the connection page. */
 import type { ConnectionState } from '../gql/graphql';
-import { useSession } from '../session/session';
 
-const ConnectionStates = graphql(`
-  query ConnectionStates {
-    connections {
-      id
-      state
-      stateReason
-    }
-  }
-`);
-
-export function useConnectionStates(): Record<string, ConnectionState> {
-  const { features } = useSession();
-  const [{ data }] = useQuery({ query: ConnectionStates, pause: !features.connectionState });
-  return Object.fromEntries((data?.connections ?? []).map((c) => [c.id, c.state]));
+export function StateBadge({ state, reason }: { state: ConnectionState | undefined; reason?: string | null }) {
+  if (!state) return <span>…</span>;
+  return (
+    <span className={`state state-${state.toLowerCase()}`} title={reason ?? undefined}>
+      {state}
+    </span>
+  );
 }
 
-export function StateBadge({ state }: { state: ConnectionState | undefined }) {
-  if (!state) return <span>…</span>;
-  return <span className={`state state-${state.toLowerCase()}`}>{state}</span>;
+/** "in 42 s", "now": when an OFFLINE connection's next probe goes out. */
+export function untilText(at: string, now: number = Date.now()): string {
+  const seconds = Math.round((Date.parse(at) - now) / 1000);
+  return seconds <= 0 ? 'now' : seconds < 120 ? `in ${seconds} s` : `in ${Math.round(seconds / 60)} min`;
 }

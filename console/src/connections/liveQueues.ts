@@ -1,28 +1,14 @@
 /**
  * The queueSize subscription folded into a map by connection id: every
- * QueueStats replaces that connection's previous one. Asked with `state`
- * only when the server serves it (features.ts).
+ * QueueStats replaces that connection's previous one, state included (a
+ * pause, a resume or an outage is an event of its own).
  */
 import { useSubscription } from 'urql';
 import { graphql } from '../gql';
 import type { ConnectionState } from '../gql/graphql';
-import { useSession } from '../session/session';
 
 const QueueSizes = graphql(`
   subscription QueueSizes($connectionIds: [ID!]) {
-    queueSize(connectionIds: $connectionIds) {
-      connectionId
-      queueOwnerId
-      queueSize
-      inFlight
-      concurrencyLevel
-      at
-    }
-  }
-`);
-
-const QueueSizesWithState = graphql(`
-  subscription QueueSizesWithState($connectionIds: [ID!]) {
     queueSize(connectionIds: $connectionIds) {
       connectionId
       queueOwnerId
@@ -39,7 +25,7 @@ export interface LiveQueue {
   queueSize: number;
   inFlight: number;
   concurrencyLevel: number | null;
-  state?: ConnectionState;
+  state: ConnectionState;
 }
 
 type Live = Record<string, LiveQueue>;
@@ -51,16 +37,8 @@ function fold(previous: Live | undefined, stats: { connectionId: string } & Live
   };
 }
 
-/** Live numbers per connection id (all connections when `connectionIds` is undefined). */
+/** Live numbers and state per connection id (all connections when `connectionIds` is undefined). */
 export function useLiveQueues(connectionIds?: string[]): Live {
-  const { features } = useSession();
-  const variables = { connectionIds };
-  const [plain] = useSubscription({ query: QueueSizes, variables, pause: features.connectionState }, (prev: Live | undefined, data) =>
-    fold(prev, data.queueSize),
-  );
-  const [withState] = useSubscription(
-    { query: QueueSizesWithState, variables, pause: !features.connectionState },
-    (prev: Live | undefined, data) => fold(prev, data.queueSize),
-  );
-  return (features.connectionState ? withState.data : plain.data) ?? {};
+  const [live] = useSubscription({ query: QueueSizes, variables: { connectionIds } }, (prev: Live | undefined, data) => fold(prev, data.queueSize));
+  return live.data ?? {};
 }

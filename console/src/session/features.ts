@@ -21,19 +21,10 @@ export const SignInQuery = graphql(`
         name
       }
     }
-    connectionType: __type(name: "Connection") {
-      fields {
-        name
-      }
-    }
   }
 `);
 
 export interface Features {
-  /** Connection.state and QueueStats.state (issue #19). */
-  connectionState: boolean;
-  pauseConnection: boolean;
-  resumeConnection: boolean;
   /** Query.jobErrors (issue #20). */
   jobErrors: boolean;
   retryJobErrors: boolean;
@@ -44,11 +35,8 @@ type Fields = { fields?: { name: string }[] | null } | null | undefined;
 
 const has = (type: Fields, name: string): boolean => (type?.fields ?? []).some((f) => f.name === name);
 
-export function featuresFrom(data: { queryType?: Fields; mutationType?: Fields; connectionType?: Fields }): Features {
+export function featuresFrom(data: { queryType?: Fields; mutationType?: Fields }): Features {
   return {
-    connectionState: has(data.connectionType, 'state'),
-    pauseConnection: has(data.mutationType, 'pauseConnection'),
-    resumeConnection: has(data.mutationType, 'resumeConnection'),
     jobErrors: has(data.queryType, 'jobErrors'),
     retryJobErrors: has(data.mutationType, 'retryJobErrors'),
     resolveJobErrors: has(data.mutationType, 'resolveJobErrors'),

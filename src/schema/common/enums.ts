@@ -52,3 +52,22 @@ registerEnumType(JobErrorState, {
     RESOLVED: { description: 'Closed by an operator without a retry (resolveJobErrors).' },
   },
 });
+
+/** Same values as the connection table's `state` column (ConnectionStateName). */
+export enum ConnectionState {
+  ONLINE = 'ONLINE',
+  OFFLINE = 'OFFLINE',
+  PAUSED = 'PAUSED',
+}
+registerEnumType(ConnectionState, {
+  name: 'ConnectionState',
+  description: "Whether a connection's messages are starting.",
+  valuesConfig: {
+    ONLINE: { description: 'Messages start as the level and limits allow.' },
+    OFFLINE: {
+      description:
+        "The application stopped answering (network errors, timeouts or 5xx on\nconsecutive calls), or refused the connection's credentials (HTTP 401).\nNothing of it starts; the calls that failed while it went offline keep their\nattempt; a probe retests it with backoff, and its messages start again, in\norder, once it answers. No record fails because an application is away.",
+    },
+    PAUSED: { description: 'Held by an operator (pauseConnection): nothing of it starts until resumeConnection.' },
+  },
+});

@@ -1,4 +1,7 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { ConnectionState } from '../common/enums';
+import { DateTimeScalar } from '../common/scalars';
+import { effectiveState, type StateFields } from './effectiveState';
 import type { ConnectionRow } from '../../database/entities';
 import { policyFromColumns } from '../../engine';
 import type { RequestContext } from '../common/context';
@@ -12,6 +15,12 @@ import { CreateConnectionInput, SetConcurrencyInput, UpdateConnectionInput } fro
 async function policyRow(c: Connection, ctx: RequestContext): Promise<ConnectionRow> {
   if (c.row.borrowFromId === null) return c.row;
   return (await ctx.loaders.connection.load(c.row.queueOwnerId)) ?? c.row;
+}
+
+/** Its own state, or its queue owner's when the owner is not ONLINE (effectiveState.ts); the owner through the loader. */
+async function stateOf(c: Connection, ctx: RequestContext): Promise<StateFields> {
+  if (c.row.queueOwnerId === c.id) return c.row;
+  return effectiveState(c.row, await ctx.loaders.connection.load(c.row.queueOwnerId));
 }
 
 /**
@@ -97,6 +106,45 @@ export class ConnectionResolver {
     @Ctx() ctx: RequestContext,
   ): Promise<Connection> {
     return Connection.from(await ctx.services.connections.borrow(connectionId, fromConnectionId ?? null));
+  }
+
+  @Authorized('MANAGE')
+  @Mutation(() => Connection, {
+    description:
+      'Holds the connection (its queue owner: the whole queue): calls running now\nfinish, nothing new of it starts, its messages keep their place. `reason`\nshows as stateReason.',
+  })
+  async pauseConnection(
+    @Arg('id', () => ID) id: string,
+    @Arg('reason', () => String, { nullable: true }) reason: string | null,
+    @Ctx() ctx: RequestContext,
+  ): Promise<Connection> {
+    return Connection.from(await ctx.services.connectionStates.pause(id, reason ?? null));
+  }
+
+  @Authorized('MANAGE')
+  @Mutation(() => Connection, { description: 'Ends a pause; for an OFFLINE connection, probes it now.' })
+  async resumeConnection(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<Connection> {
+    return Connection.from(await ctx.services.connectionStates.resume(id));
+  }
+
+  @FieldResolver(() => ConnectionState)
+  async state(@Root() c: Connection, @Ctx() ctx: RequestContext): Promise<ConnectionState> {
+    return (await stateOf(c, ctx)).state as ConnectionState;
+  }
+
+  @FieldResolver(() => DateTimeScalar)
+  async stateChangedAt(@Root() c: Connection, @Ctx() ctx: RequestContext): Promise<Date> {
+    return (await stateOf(c, ctx)).stateChangedAt;
+  }
+
+  @FieldResolver(() => String, { nullable: true })
+  async stateReason(@Root() c: Connection, @Ctx() ctx: RequestContext): Promise<string | null> {
+    return (await stateOf(c, ctx)).stateReason;
+  }
+
+  @FieldResolver(() => DateTimeScalar, { nullable: true })
+  async nextProbeAt(@Root() c: Connection, @Ctx() ctx: RequestContext): Promise<Date | null> {
+    return (await stateOf(c, ctx)).nextProbeAt;
   }
 
   @FieldResolver(() => Int, { nullable: true })

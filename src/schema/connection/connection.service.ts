@@ -8,7 +8,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import type { CredentialCipher } from '../../auth/credentialCipher';
 import type { ConnectorRegistry } from '../../connectors/registry';
 import { ConnectionRow } from '../../database/entities';
-import { choosePolicy, policyToColumns, type RateLimit } from '../../engine';
+import { choosePolicy, policyToColumns, probeNow, type RateLimit } from '../../engine';
 import type { Logger } from '../../logger';
 import { connectorLogger } from '../../connectors/connectorLogger';
 import { connectorErrorKind, type ConnectorError } from '../../connectors/sdk';
@@ -174,14 +174,15 @@ export class ConnectionService {
   async update(id: string, input: UpdateConnection): Promise<ConnectionRow> {
     if (input.name === null) throw badUserInput('name cannot be null; leave it out to keep it');
     if (input.config === null) throw badUserInput('config cannot be null; leave it out to keep it');
-    // A rename (or removing the credentials) leaves config, so the
-    // application and the borrow graph, alone: one UPDATE does it. New
-    // credentials need the connector type to validate, and a bad name or id
-    // must fail as the general path fails (NOT_FOUND before a bad name), so
-    // those take it.
+    // A rename leaves config, so the application and the borrow graph, and
+    // the credentials alone: one UPDATE does it. New credentials need the
+    // connector type to validate; any change of config or credentials (their
+    // removal too) probes an OFFLINE connection at once, in the transaction;
+    // and a bad name or id must fail as the general path fails (NOT_FOUND
+    // before a bad name): those take the general path.
     const name = input.name === undefined ? null : validNameOrNull(input.name);
-    if (input.config === undefined && input.credentials == null && (input.name === undefined || name !== null) && isWellFormedId(id)) {
-      const row = await renameConnection(this.sql, id, { name, removeCredentials: input.credentials === null, updatedAt: new Date() });
+    if (input.config === undefined && input.credentials === undefined && (input.name === undefined || name !== null) && isWellFormedId(id)) {
+      const row = await renameConnection(this.sql, id, { name, updatedAt: new Date() });
       if (!row) throw notFound('connection', id);
       return row;
     }
@@ -221,6 +222,10 @@ export class ConnectionService {
         changes.credentials = this.cipher.seal(id, this.validCredentials(row.connectorType, input.credentials));
       }
       await tx.update(ConnectionRow, { id }, changes);
+      // New config or credentials may be what an OFFLINE connection needed
+      // (a fixed baseUrl, a renewed token): its next probe is due now, not
+      // after its backoff. A no-op for a connection that is not OFFLINE.
+      if (input.config !== undefined || input.credentials !== undefined) await probeNow(typeormQueryable(tx), id);
       return { ...row, ...changes };
     });
   }

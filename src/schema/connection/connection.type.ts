@@ -1,5 +1,6 @@
 import { Field, ID, Int, ObjectType } from 'type-graphql';
 import type { ConnectionRow } from '../../database/entities';
+import { ConnectionState } from '../common/enums';
 import { DateTimeScalar, JSONScalar } from '../common/scalars';
 import { PLAIN_FIELDS } from '../common/plainFields';
 
@@ -33,6 +34,15 @@ export class Connection {
   @Field(() => Connection) queueOwner!: Connection;
   @Field(() => Int) queueSize!: number;
   @Field(() => Int) inFlight!: number;
+  @Field(() => ConnectionState, {
+    description:
+      "Whether its messages start. A connection's messages start only while it and\nits queue owner are ONLINE: this is the connection's own state, or its queue\nowner's when the owner is not ONLINE. An application that stops answering\ntakes the queue owner OFFLINE (the whole shared queue waits); refused\ncredentials take only the connection whose credentials they are.",
+  })
+  state!: ConnectionState;
+  @Field(() => DateTimeScalar) stateChangedAt!: Date;
+  @Field(() => String, { nullable: true, description: 'Why it is OFFLINE (the last error, never a secret), or the reason given to pauseConnection.' })
+  stateReason!: string | null;
+  @Field(() => DateTimeScalar, { nullable: true, description: 'While OFFLINE: when the next probe goes out.' }) nextProbeAt!: Date | null;
   @Field(() => DateTimeScalar) createdAt!: Date;
   @Field(() => DateTimeScalar) updatedAt!: Date;
 
@@ -73,5 +83,6 @@ export class QueueStats {
   @Field(() => Int) queueSize!: number;
   @Field(() => Int) inFlight!: number;
   @Field(() => Int, { nullable: true }) concurrencyLevel!: number | null;
+  @Field(() => ConnectionState, { description: 'As Connection.state.' }) state!: ConnectionState;
   @Field(() => DateTimeScalar) at!: Date;
 }

@@ -28,25 +28,19 @@ export async function insertConnection(sql: Queryable, row: ConnectionRow): Prom
 }
 
 /**
- * Renames a connection and/or removes its credentials, in one statement (its
- * row lock lasts the statement). Only for edits that leave config alone:
- * those never touch the borrow graph (ConnectionService.update says why).
- * $2: the new name or null (keep); $3: true to remove the credentials.
+ * Renames a connection, in one statement (its row lock lasts the statement).
+ * Only for edits that leave config and credentials alone: those never touch
+ * the borrow graph, nor need an OFFLINE connection probed
+ * (ConnectionService.update says why). $2: the new name or null (keep).
  * The updated row, or null when there is no such connection.
  */
-export async function renameConnection(
-  sql: Queryable,
-  id: string,
-  change: { name: string | null; removeCredentials: boolean; updatedAt: Date },
-): Promise<ConnectionRow | null> {
+export async function renameConnection(sql: Queryable, id: string, change: { name: string | null; updatedAt: Date }): Promise<ConnectionRow | null> {
   const { rows } = await sql.query<ConnectionRow>(
     `UPDATE connection c
-        SET name = coalesce($2, c.name),
-            credentials = CASE WHEN $3 THEN NULL ELSE c.credentials END,
-            updated_at = $4
+        SET name = coalesce($2, c.name), updated_at = $3
       WHERE c.id = $1
      RETURNING ${connectionColumns('c')}`,
-    [id, change.name, change.removeCredentials, change.updatedAt],
+    [id, change.name, change.updatedAt],
   );
   return rows[0] ?? null;
 }

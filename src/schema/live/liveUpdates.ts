@@ -12,7 +12,7 @@
 import type { DataSource } from 'typeorm';
 import { JOB_CHANNEL, Notifications, QUEUE_CHANNEL, START_CHANNEL } from '../../engine';
 import type { Logger } from '../../logger';
-import { JobRow } from '../../database/entities';
+import { JobRow, type ConnectionStateName } from '../../database/entities';
 
 /** At least this many ms from one read's events to the next read: at most one event per connection per this many ms. */
 export const COALESCE_MS = 100;
@@ -24,6 +24,8 @@ export interface QueueSnapshot {
   queueSize: number;
   inFlight: number;
   concurrencyLevel: number | null;
+  /** Its own state, or its queue owner's when the owner is not ONLINE (as connection/effectiveState.ts). */
+  state: ConnectionStateName;
   at: Date;
 }
 
@@ -103,14 +105,17 @@ export class LiveUpdates {
   async queueSnapshots(connectionIds: string[] | null): Promise<QueueSnapshot[]> {
     if (connectionIds !== null && connectionIds.length === 0) return [];
     // Counts per queue owner, then one row per connection: borrowers report their owner's queue.
-    const rows: { id: string; owner: string; level: number | null; queued: string; running: string; at: Date }[] = await this.db.query(
-      `WITH watched AS (SELECT id, queue_owner_id FROM connection WHERE $1::uuid[] IS NULL OR id = ANY($1::uuid[])),
+    // A change of state NOTIFYs sluice_queue (src/engine/sql/connectionStateChanges.ts), so it is read here with the numbers.
+    type SnapshotRow = { id: string; owner: string; level: number | null; state: ConnectionStateName; queued: string; running: string; at: Date };
+    const rows: SnapshotRow[] = await this.db.query(
+      `WITH watched AS (SELECT id, queue_owner_id, state FROM connection WHERE $1::uuid[] IS NULL OR id = ANY($1::uuid[])),
             counts AS (  -- the tally (src/engine/sql/queueTally.ts), not a count over the queue
               SELECT t.queue_owner_id, sum(t.queued) AS queued, sum(t.running) AS running
                 FROM queue_tally t
                WHERE t.queue_owner_id IN (SELECT queue_owner_id FROM watched)
                GROUP BY t.queue_owner_id)
        SELECT w.id, w.queue_owner_id AS owner, o.concurrency_level AS level,
+              CASE WHEN o.state <> 'ONLINE' THEN o.state ELSE w.state END AS state,
               coalesce(c.queued, 0) AS queued, coalesce(c.running, 0) AS running, clock_timestamp() AS at
          FROM watched w
          JOIN connection o ON o.id = w.queue_owner_id
@@ -123,6 +128,7 @@ export class LiveUpdates {
       queueSize: Number(r.queued),
       inFlight: Number(r.running),
       concurrencyLevel: r.level,
+      state: r.state,
       at: r.at,
     }));
   }

@@ -33,7 +33,8 @@ async function queueStream(ctx: RequestContext, requested: string[] | null | und
   const unwatch: (() => void)[] = [];
   const stream = new EventStream<QueueSnapshot>(() => unwatch.forEach((u) => u()));
   const emit = (snapshot: QueueSnapshot, always = false): void => {
-    const key = `${snapshot.queueSize}/${snapshot.inFlight}/${snapshot.concurrencyLevel}/${snapshot.queueOwnerId}`;
+    // Every field but `at`: a pause or resume with equal numbers is an event too.
+    const key = `${snapshot.queueSize}/${snapshot.inFlight}/${snapshot.concurrencyLevel}/${snapshot.queueOwnerId}/${snapshot.state}`;
     if (!always && shown.get(snapshot.connectionId) === key) return;
     shown.set(snapshot.connectionId, key);
     stream.push(snapshot);
@@ -67,7 +68,7 @@ async function jobStream(ctx: RequestContext, jobId: string): Promise<EventStrea
 export class SubscriptionResolver {
   @Subscription(() => QueueStats, {
     description:
-      'A QueueStats for each connection (all connections when the argument is omitted) at once on subscribing, then whenever its queueSize, inFlight or concurrencyLevel changes, at most every 100 ms per connection, and always once after the queue drains.',
+      'A QueueStats for each connection (all connections when the argument is omitted) at once on subscribing, then whenever its queueSize, inFlight, concurrencyLevel or state changes, at most every 100 ms per connection, and always once after the queue drains.',
     subscribe: ({ args, context }) => queueStream(context as RequestContext, args.connectionIds as string[] | null),
   })
   queueSize(
