@@ -60,14 +60,14 @@ export interface ConnectionHealthDeps {
 const PROBE_POLL_MS = 250;
 /** Due probes one process takes per poll. */
 const PROBES_PER_POLL = 8;
-/** The shortest lease of a probe on its connection (one probe at a time across processes). */
-const PROBE_LEASE_MIN_MS = 60000;
 /** How long a ping may take before it counts as failed. */
 const PING_TIMEOUT_MS = 10000;
 
 export class ConnectionHealth {
   /** Probe messages running here: message id → the connection they probe. */
   private readonly probes = new Map<string, string>();
+  /** Connections whose probe (a ping or a message) runs here: their leases are kept alive (heartbeat). */
+  private readonly probing = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
   private polling: Promise<void> = Promise.resolve();
   private pollingNow = false;
@@ -80,6 +80,11 @@ export class ConnectionHealth {
   start(): void {
     this.timer = setInterval(() => this.poll(), PROBE_POLL_MS);
     this.timer.unref();
+  }
+
+  /** The engine's heartbeat: the leases of the probes running here move ahead. */
+  heartbeat(): Promise<void> {
+    return store.extendProbeLeases(this.deps.pool, [...this.probing], this.options.leaseMs);
   }
 
   async stop(): Promise<void> {
@@ -130,8 +135,7 @@ export class ConnectionHealth {
     this.pollingNow = true;
     this.polling = (async () => {
       try {
-        // The probe's lease outlasts its call (a call may take its timeout, 30 s by default, plus a grace).
-        const due = await store.takeDueProbes(this.deps.pool, Math.max(2 * this.options.leaseMs, PROBE_LEASE_MIN_MS), PROBES_PER_POLL);
+        const due = await store.takeDueProbes(this.deps.pool, this.options.leaseMs, PROBES_PER_POLL);
         await Promise.all(due.map((probe) => this.probe(probe)));
       } catch (error) {
         this.deps.logger.warn({ err: error }, 'looking for due probes failed');
@@ -143,6 +147,8 @@ export class ConnectionHealth {
 
   /** One probe of one OFFLINE connection; never rejects. */
   private async probe({ connectionId }: store.DueProbe): Promise<void> {
+    this.probing.add(connectionId);
+    let messageRuns = false;
     try {
       const connection = await this.deps.plans.freshConnection(connectionId);
       if (!connection) return;
@@ -168,12 +174,15 @@ export class ConnectionHealth {
         return;
       }
       this.probes.set(message.id, connectionId);
-      if (!this.deps.startProbe(message)) {
+      messageRuns = this.deps.startProbe(message);
+      if (!messageRuns) {
         // Stopping: its lease runs out and the next probe (another process's) sends it.
         this.probes.delete(message.id);
       }
     } catch (error) {
       this.deps.logger.warn({ err: error, connectionId }, 'probing an OFFLINE connection failed');
+    } finally {
+      if (!messageRuns) this.probing.delete(connectionId);
     }
   }
 
@@ -189,10 +198,15 @@ export class ConnectionHealth {
    * call went (its job was canceled): the probe is due again.
    */
   private async probeEnded(connectionId: string, outcome: Outcome): Promise<Outcome> {
-    if (outcome.kind === 'release') return outcome;
+    this.probing.delete(connectionId);
     const { message } = outcome;
     const failure = callFailureOf(outcome);
     try {
+      // This process stops: the next probe is due soon, in another process.
+      if (outcome.kind === 'release') {
+        await store.probePostponed(this.deps.pool, connectionId);
+        return outcome;
+      }
       if (outcome.kind === 'done' && outcome.unanswered) {
         await store.probePostponed(this.deps.pool, connectionId);
         return outcome;

@@ -267,7 +267,7 @@ export class QueueEngine {
 
   private async heartbeat(): Promise<void> {
     const leased = [...this.dispatchers.values()].flatMap((d) => d.leased());
-    await store.extendLeases(this.pool, leased, this.options.leaseMs);
+    await Promise.all([store.extendLeases(this.pool, leased, this.options.leaseMs), this.health.heartbeat()]);
   }
 
   /** Messages waiting, per queue owner, across all processes (for /metrics). */

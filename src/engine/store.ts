@@ -34,7 +34,7 @@ export { loadConnection, type CallableConnection } from './sql/loadConnection';
 export { connectionNames } from './sql/connectionNames';
 export { jobSummaries, type JobSummary } from './sql/jobSummaries';
 export { recordCallFailure, type FailedCall, type RecordedFailure } from './sql/recordCallFailure';
-export { takeDueProbes, claimProbe, probeSucceeded, probeFailed, probePostponed, type DueProbe } from './sql/probes';
+export { takeDueProbes, claimProbe, probeSucceeded, probeFailed, probePostponed, extendProbeLeases, type DueProbe } from './sql/probes';
 export { pauseConnection, resumeConnection, probeNow, connectionStates, type StateChange } from './sql/connectionStateChanges';
 export { ENGINE_FUNCTIONS_DIR, engineFunctionFiles } from './sql/functionFiles';
 export type { Queryable } from './sql/queryable';

@@ -10,6 +10,7 @@ import { Client } from 'pg';
 import { useTestSluice, type TestSluice } from '../support/sluice';
 import { createFlow, createHttpConnection, runFlow, waitForJob, waitUntil, ORDERS_PAGING } from '../support/flows';
 import { json, orders, startRecordingApi, type RecordingApi } from '../support/recordingApi';
+import { openSocket, record } from '../support/liveClient';
 
 interface StoredState {
   state: string;
@@ -170,5 +171,41 @@ describe('connection state: applications that go away', () => {
       .filter((l) => l.connectionId === to && l.reason !== undefined && l.msg.startsWith('level in use'));
     expect(changes[0]).toMatchObject({ from: 8, to: 1, reason: 'back-online' });
     expect(changes.at(-1)).toMatchObject({ to: 8, reason: 'recovering' });
+  }, 60000);
+
+  it('streams OFFLINE, with its reason and next probe on the connection, then ONLINE in queueSize events and the metrics', async () => {
+    const { to, flowId } = await exportImport(s, source, destination, 40, { concurrencyLevel: 2, autoRecoverRateLimitErrors: false });
+    const { client } = openSocket(s.url, s.adminSecret);
+    try {
+      const live = record<{ connectionId: string; state: string; queueSize: number }>(
+        client,
+        `subscription($ids: [ID!]) { queueSize(connectionIds: $ids) { connectionId state queueSize } }`,
+        { ids: [to] },
+        'queueSize',
+      );
+      const states = (): string[] => live.events.map((e) => e.value.state).filter((v, i, all) => i === 0 || all[i - 1] !== v);
+      await live.waitUntil(() => live.events.length > 0, 5000, 'the first event');
+      let down = true;
+      destination.options.override = (_req, res) => (down ? (json(res, 503, { error: 'maintenance' }), true) : false);
+      const jobId = await runFlow(s, flowId);
+      await live.waitUntil(() => states().includes('OFFLINE'), 15000, 'an OFFLINE event');
+      const read = await s.ok<{ connection: { state: string; stateReason: string; nextProbeAt: string | null; stateChangedAt: string } }>(
+        `query($id: ID!) { connection(id: $id) { state stateReason nextProbeAt stateChangedAt } }`,
+        { id: to },
+      );
+      expect(read.connection.state).toBe('OFFLINE');
+      expect(read.connection.stateReason).toMatch(/HTTP_503/);
+      expect(read.connection.nextProbeAt).not.toBeNull();
+      down = false;
+      await live.waitUntil(() => states().at(-1) === 'ONLINE' && states().length >= 3, 15000, 'an ONLINE event');
+      expect(states()).toEqual(['ONLINE', 'OFFLINE', 'ONLINE']);
+      expect((await waitForJob(s, jobId, 20000)).status).toBe('COMPLETED');
+      const metrics = await (await fetch(`${s.url}/metrics`)).text();
+      expect(metrics).toContain(`sluice_connection_state_changes_total{connection="${to}",to="OFFLINE",reason="unavailable"} 1`);
+      expect(metrics).toContain(`sluice_connection_state_changes_total{connection="${to}",to="ONLINE",reason="probe-answered"} 1`);
+      live.unsubscribe();
+    } finally {
+      await client.dispose();
+    }
   }, 60000);
 });

@@ -70,9 +70,11 @@ describe('connection state across processes', () => {
     const importsWhileOffline = destination.arrivalTimes.slice(pingsFrom).filter((a) => a.path.startsWith('/import'));
     expect(importsWhileOffline).toHaveLength(0);
 
-    // Every process restarts: the state is in the database, not in them.
-    await stopSluiceProcesses();
-    workers.length = 0;
+    // Every process restarts (stopped as a supervisor stops it): the state is in the database, not in them.
+    for (const w of workers.splice(0)) {
+      w.signal('SIGTERM');
+      expect((await w.exited).code).toBe(0);
+    }
     expect(await stateOf(s, to)).toBe('OFFLINE');
     workers.push(await startSluiceProcess(s, WORKER_ENV), await startSluiceProcess(s, WORKER_ENV));
     expect(await stateOf(s, to)).toBe('OFFLINE');

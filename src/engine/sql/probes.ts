@@ -4,9 +4,10 @@
  * its answer does to the connection's state.
  *
  * One probe at a time per connection, across processes: takeDueProbes moves
- * probe_lease_until ahead under FOR UPDATE SKIP LOCKED, and only a connection
- * whose lease is over is due. A process that dies mid-probe frees it when
- * the lease runs out. The backoff: 1 s first (set when it goes OFFLINE), then
+ * probe_lease_until ahead under FOR NO KEY UPDATE SKIP LOCKED, and only a
+ * connection whose lease is over is due; the prober's heartbeat extends it
+ * while its probe runs (extendProbeLeases). A process that dies mid-probe
+ * frees it when the lease runs out. The backoff: 1 s first (set when it goes OFFLINE), then
  * doubling, with ±25 % jitter (sluice_probe_backoff.sql), up to the cap the
  * engine passes; it never stops while the connection is OFFLINE.
  */
@@ -32,6 +33,16 @@ export async function takeDueProbes(db: Queryable, leaseMs: number, limit: numbe
     [leaseMs, limit],
   );
   return rows.map((r) => ({ connectionId: r.id, queueOwnerId: r.queue_owner_id }));
+}
+
+/** Probes in flight here go on: their leases (probe_lease_until) move ahead, with the engine's heartbeat. */
+export async function extendProbeLeases(db: Queryable, connectionIds: readonly string[], leaseMs: number): Promise<void> {
+  if (connectionIds.length === 0) return;
+  await db.query(
+    `UPDATE connection SET probe_lease_until = clock_timestamp() + $2::int * interval '1 millisecond'
+      WHERE id = ANY ($1::uuid[]) AND state = 'OFFLINE' AND probe_lease_until IS NOT NULL`,
+    [connectionIds, leaseMs],
+  );
 }
 
 /** Starts the probe's message (no ping): functions/sluice_claim_probe.sql. Null: nothing to send now. */
