@@ -208,4 +208,22 @@ describe('connection state: applications that go away', () => {
       await client.dispose();
     }
   }, 60000);
+
+  it('probes past a head record the application cannot take once it is back: the others resume, and that record fails alone', async () => {
+    const { to, flowId } = await exportImport(s, source, destination, 10, { concurrencyLevel: 1, autoRecoverRateLimitErrors: false });
+    let down = true;
+    destination.options.override = (req, res) => {
+      const id = req.path.startsWith('/import') ? (JSON.parse(req.body) as { id: number }).id : null;
+      if (!down && id !== 1) return false;
+      json(res, 503, { error: id === 1 && !down ? 'this order cannot be booked now' : 'maintenance' });
+      return true;
+    };
+    const jobId = await runFlow(s, flowId);
+    await waitUntil(async () => (await stateOf(s, to)).state === 'OFFLINE', 15000, 'the connection OFFLINE');
+    down = false;
+    const job = await waitForJob(s, jobId, 30000);
+    expect(job).toMatchObject({ status: 'COMPLETED', recordsExported: 10, recordsSucceeded: 9, recordsFailed: 1 });
+    expect(job.errors).toEqual([expect.objectContaining({ code: 'HTTP_503', record: expect.objectContaining({ id: 1 }) })]);
+    expect((await stateOf(s, to)).state).toBe('ONLINE');
+  }, 60000);
 });

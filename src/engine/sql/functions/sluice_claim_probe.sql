@@ -10,7 +10,8 @@
 --                 credentials were refused)
 --   p_lease_ms    the lease of the started message
 --
--- Which message: for a queue owner, the head of its queue among the
+-- Which message: the first after the one the last probe sent (wrapping
+-- round: probe_last_message), and of those, for a queue owner, the head of its queue among the
 -- connections not held on their own (the queue's FIFO order), or failing
 -- that the first message of a borrower that is OFFLINE itself (its answer,
 -- whatever the borrower's credentials, says whether the application is
@@ -26,7 +27,8 @@
 --
 -- Locks: the claim's advisory lock on the queue owner (see
 -- sluice_claim_messages.sql), so the probe's start is counted against the
--- level like any claim's; the started message's row and its job's.
+-- level like any claim's; the started message's row and its job's, then the
+-- probed connection's row (probe_last_message), in the claim's order.
 CREATE OR REPLACE FUNCTION sluice_claim_probe(p_connection uuid, p_lease_ms integer)
 RETURNS TABLE (id bigint, queue_owner_id uuid, connection_id uuid, job_id uuid, step_id uuid, payload jsonb,
                attempts integer, lease_id uuid, idempotency_key uuid)
@@ -39,6 +41,9 @@ DECLARE
   v_owner_state text;
   v_level int;
   v_message bigint;
+  v_last bigint;
+  v_after bigint;
+  v_pass int;
 BEGIN
   SELECT c.queue_owner_id, c.state INTO v_owner, v_state FROM connection c WHERE c.id = p_connection;
   IF NOT FOUND OR v_state <> 'OFFLINE' THEN
@@ -54,23 +59,32 @@ BEGIN
   IF v_level IS NOT NULL AND (SELECT count(*) FROM queue_message q WHERE q.queue_owner_id = v_owner AND q.state = 'running') >= v_level THEN
     RETURN;
   END IF;
-  IF v_owner = p_connection THEN
-    SELECT q.id INTO v_message FROM queue_message q
-     WHERE q.queue_owner_id = v_owner AND q.state = 'queued' AND q.lease_id IS NULL
-       AND NOT EXISTS (SELECT 1 FROM connection c
-                        WHERE c.id = q.connection_id AND c.id <> v_owner AND c.state <> 'ONLINE')
-     ORDER BY q.id LIMIT 1 FOR UPDATE SKIP LOCKED;
-    IF v_message IS NULL THEN
+  -- From the message after the one the last probe sent, wrapping round: a
+  -- head message the application cannot take, while it is back, must not
+  -- be the only one ever probed.
+  SELECT c.probe_last_message INTO v_last FROM connection c WHERE c.id = p_connection;
+  FOR v_pass IN 1..2 LOOP
+    v_after := CASE WHEN v_pass = 1 THEN coalesce(v_last, 0) ELSE 0 END;
+    IF v_owner = p_connection THEN
       SELECT q.id INTO v_message FROM queue_message q
-       WHERE q.queue_owner_id = v_owner AND q.state = 'queued' AND q.lease_id IS NULL
-         AND EXISTS (SELECT 1 FROM connection c WHERE c.id = q.connection_id AND c.state = 'OFFLINE')
+       WHERE q.queue_owner_id = v_owner AND q.state = 'queued' AND q.lease_id IS NULL AND q.id > v_after
+         AND NOT EXISTS (SELECT 1 FROM connection c
+                          WHERE c.id = q.connection_id AND c.id <> v_owner AND c.state <> 'ONLINE')
+       ORDER BY q.id LIMIT 1 FOR UPDATE SKIP LOCKED;
+      IF v_message IS NULL THEN
+        SELECT q.id INTO v_message FROM queue_message q
+         WHERE q.queue_owner_id = v_owner AND q.state = 'queued' AND q.lease_id IS NULL AND q.id > v_after
+           AND EXISTS (SELECT 1 FROM connection c WHERE c.id = q.connection_id AND c.state = 'OFFLINE')
+         ORDER BY q.id LIMIT 1 FOR UPDATE SKIP LOCKED;
+      END IF;
+    ELSE
+      SELECT q.id INTO v_message FROM queue_message q
+       WHERE q.queue_owner_id = v_owner AND q.connection_id = p_connection AND q.state = 'queued' AND q.lease_id IS NULL
+         AND q.id > v_after
        ORDER BY q.id LIMIT 1 FOR UPDATE SKIP LOCKED;
     END IF;
-  ELSE
-    SELECT q.id INTO v_message FROM queue_message q
-     WHERE q.queue_owner_id = v_owner AND q.connection_id = p_connection AND q.state = 'queued' AND q.lease_id IS NULL
-     ORDER BY q.id LIMIT 1 FOR UPDATE SKIP LOCKED;
-  END IF;
+    EXIT WHEN v_message IS NOT NULL OR v_after = 0;
+  END LOOP;
   IF v_message IS NULL THEN
     RETURN;
   END IF;
@@ -86,5 +100,7 @@ BEGIN
      WHERE job.status = 'QUEUED' AND job.id IN (SELECT started.job_id FROM started)
   )
   SELECT * FROM started;
+  -- Last, after the message's and its job's rows (the claim's order).
+  UPDATE connection c SET probe_last_message = v_message WHERE c.id = p_connection;
 END;
 $$;
