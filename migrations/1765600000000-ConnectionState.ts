@@ -15,10 +15,11 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  *   next_probe_at      while OFFLINE: when the next probe may go out (set
  *                      exactly while OFFLINE: connection_probe_check).
  *   probe_backoff_ms   while OFFLINE: the wait after the next failed probe.
- *   probe_last_message the message the last probe by message sent: the next
- *                      probe sends the one after it (a head message the
- *                      application cannot take must not be the only one
- *                      ever probed).
+ *   probe_failures     probes that failed since it went OFFLINE.
+ *   probe_last_message the message the last probe by message sent: after
+ *                      a few failed probes the next sends the one after it
+ *                      (a head message the application cannot take must not
+ *                      be the only one ever probed).
  *   probe_lease_until  a probe in flight until then: one probe at a time
  *                      across processes (a process that dies mid-probe frees
  *                      it when the lease runs out).
@@ -54,6 +55,7 @@ export class ConnectionState1765600000000 implements MigrationInterface {
         ADD COLUMN probe_backoff_ms int,
         ADD COLUMN probe_lease_until timestamptz,
         ADD COLUMN probe_last_message bigint,
+        ADD COLUMN probe_failures int NOT NULL DEFAULT 0,
         ADD COLUMN failed_calls int NOT NULL DEFAULT 0 CHECK (failed_calls >= 0),
         ADD COLUMN failed_call_messages bigint[] NOT NULL DEFAULT '{}'`);
     await q.query(`ALTER TABLE connection ADD CONSTRAINT connection_probe_check CHECK ((state = 'OFFLINE') = (next_probe_at IS NOT NULL))`);
@@ -70,7 +72,7 @@ export class ConnectionState1765600000000 implements MigrationInterface {
       ALTER TABLE connection
         DROP CONSTRAINT connection_probe_check,
         DROP COLUMN state, DROP COLUMN state_changed_at, DROP COLUMN state_reason, DROP COLUMN next_probe_at,
-        DROP COLUMN probe_backoff_ms, DROP COLUMN probe_lease_until, DROP COLUMN probe_last_message, DROP COLUMN failed_calls,
+        DROP COLUMN probe_backoff_ms, DROP COLUMN probe_lease_until, DROP COLUMN probe_last_message, DROP COLUMN probe_failures, DROP COLUMN failed_calls,
         DROP COLUMN failed_call_messages`);
   }
 }

@@ -226,4 +226,18 @@ describe('connection state: applications that go away', () => {
     expect(job.errors).toEqual([expect.objectContaining({ code: 'HTTP_503', record: expect.objectContaining({ id: 1 }) })]);
     expect((await stateOf(s, to)).state).toBe('ONLINE');
   }, 60000);
+
+  it('starts the held messages in FIFO order once a short outage is over (level 1)', async () => {
+    const { to, flowId } = await exportImport(s, source, destination, 15, { concurrencyLevel: 1, autoRecoverRateLimitErrors: false });
+    let down = false;
+    destination.options.override = (req, res) => (down && req.path.startsWith('/import') ? (json(res, 503, { error: 'maintenance' }), true) : false);
+    const jobId = await runFlow(s, flowId);
+    await waitUntil(() => destination.imported.length >= 5, 10000, '5 records imported');
+    down = true;
+    await waitUntil(async () => (await stateOf(s, to)).state === 'OFFLINE', 15000, 'the connection OFFLINE');
+    down = false;
+    const job = await waitForJob(s, jobId, 30000);
+    expect(job).toMatchObject({ status: 'COMPLETED', recordsSucceeded: 15, recordsFailed: 0, errors: [] });
+    expect((destination.imported as { id: number }[]).map((r) => r.id)).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
+  }, 60000);
 });

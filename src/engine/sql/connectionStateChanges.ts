@@ -37,7 +37,7 @@ export async function pauseConnection(db: Queryable, connectionId: string, reaso
      UPDATE connection c
         SET state = 'PAUSED', state_reason = $2,
             state_changed_at = CASE WHEN before.state = 'PAUSED' THEN c.state_changed_at ELSE now() END,
-            next_probe_at = NULL, probe_backoff_ms = NULL, probe_lease_until = NULL
+            next_probe_at = NULL, probe_backoff_ms = NULL, probe_lease_until = NULL, probe_failures = 0
        FROM before WHERE c.id = before.id
      RETURNING c.queue_owner_id, before.state AS from_state`,
     [connectionId, reason],

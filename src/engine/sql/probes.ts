@@ -76,7 +76,7 @@ export async function probeSucceeded(db: Queryable, connectionId: string): Promi
     `WITH before AS (SELECT id, state_reason FROM connection WHERE id = $1 FOR NO KEY UPDATE)
      UPDATE connection c
         SET state = 'ONLINE', state_changed_at = now(), state_reason = NULL, next_probe_at = NULL,
-            probe_backoff_ms = NULL, probe_lease_until = NULL,
+            probe_backoff_ms = NULL, probe_lease_until = NULL, probe_failures = 0,
             failed_calls = 0, failed_call_messages = '{}'
        FROM before
       WHERE c.id = before.id AND c.state = 'OFFLINE'
@@ -95,7 +95,7 @@ export async function probeFailed(db: Queryable, connectionId: string, reason: s
     `UPDATE connection
         SET next_probe_at = clock_timestamp() + sluice_probe_backoff(least($3::int, coalesce(probe_backoff_ms, 1000))),
             probe_backoff_ms = least($3::int, coalesce(probe_backoff_ms, 1000) * 2),
-            probe_lease_until = NULL, state_reason = $2
+            probe_lease_until = NULL, state_reason = $2, probe_failures = probe_failures + 1
       WHERE id = $1 AND state = 'OFFLINE'
      RETURNING next_probe_at`,
     [connectionId, reason, maxBackoffMs],

@@ -10,8 +10,9 @@
 --                 credentials were refused)
 --   p_lease_ms    the lease of the started message
 --
--- Which message: the first after the one the last probe sent (wrapping
--- round: probe_last_message), and of those, for a queue owner, the head of its queue among the
+-- Which message: the first waiting (after 5 failed probes, the first after
+-- the one the last probe sent, wrapping round: probe_last_message), and of
+-- those, for a queue owner, the head of its queue among the
 -- connections not held on their own (the queue's FIFO order), or failing
 -- that the first message of a borrower that is OFFLINE itself (its answer,
 -- whatever the borrower's credentials, says whether the application is
@@ -59,10 +60,13 @@ BEGIN
   IF v_level IS NOT NULL AND (SELECT count(*) FROM queue_message q WHERE q.queue_owner_id = v_owner AND q.state = 'running') >= v_level THEN
     RETURN;
   END IF;
-  -- From the message after the one the last probe sent, wrapping round: a
-  -- head message the application cannot take, while it is back, must not
-  -- be the only one ever probed.
-  SELECT c.probe_last_message INTO v_last FROM connection c WHERE c.id = p_connection;
+  -- The head first, so that an application back from a short outage gets
+  -- its messages in order; after 5 failed probes (about 30 s at the default backoff), the message
+  -- after the one the last probe sent, wrapping round: a head message the
+  -- application cannot take, while it is back, must not be the only one
+  -- ever probed.
+  SELECT CASE WHEN c.probe_failures >= 5 THEN c.probe_last_message END INTO v_last
+    FROM connection c WHERE c.id = p_connection;
   FOR v_pass IN 1..2 LOOP
     v_after := CASE WHEN v_pass = 1 THEN coalesce(v_last, 0) ELSE 0 END;
     IF v_owner = p_connection THEN

@@ -75,7 +75,7 @@ BEGIN
     UPDATE connection c
        SET state = 'OFFLINE', state_changed_at = now(), state_reason = v_reason,
            next_probe_at = clock_timestamp() + sluice_probe_backoff(1000), probe_backoff_ms = 2000,
-           probe_lease_until = NULL
+           probe_lease_until = NULL, probe_failures = 0
      WHERE c.id = v_connection AND c.state = 'ONLINE'
     RETURNING c.id INTO v_offline;
   ELSE
@@ -91,7 +91,7 @@ BEGIN
       UPDATE connection c
          SET state = 'OFFLINE', state_changed_at = now(), state_reason = v_reason,
              next_probe_at = clock_timestamp() + sluice_probe_backoff(1000), probe_backoff_ms = 2000,
-             probe_lease_until = NULL
+             probe_lease_until = NULL, probe_failures = 0
        WHERE c.id = v_owner
       RETURNING c.id INTO v_offline;
       IF v_offline IS NOT NULL THEN
