@@ -15,6 +15,10 @@ export interface Metrics {
   httpRequests: Counter<'route' | 'method' | 'status'>;
   httpDuration: Histogram<'route' | 'method'>;
   graphqlOperations: Counter<'type' | 'outcome'>;
+  /** Operations refused before or by validation (src/http/operationGate.ts), by what refused them and whether the refusal was remembered. */
+  graphqlRefusals: Counter<'reason' | 'remembered'>;
+  /** Refused operations whose answer was held (src/http/refusalAllowance.ts). */
+  graphqlRefusalsHeld: Counter;
 }
 
 /**
@@ -61,6 +65,17 @@ export function createMetrics(databaseAnswers: () => Promise<boolean> = async ()
       name: 'sluice_graphql_operations_total',
       help: 'GraphQL operations executed, by operation type and outcome',
       labelNames: ['type', 'outcome'],
+      registers: [registry],
+    }),
+    graphqlRefusals: new Counter({
+      name: 'sluice_graphql_refusals_total',
+      help: 'GraphQL operations refused before they ran, by reason (the limit, bad_user_input, server_busy, or invalid: a syntax or validation error) and whether the refusal was remembered from the same text before',
+      labelNames: ['reason', 'remembered'],
+      registers: [registry],
+    }),
+    graphqlRefusalsHeld: new Counter({
+      name: 'sluice_graphql_refusals_held_total',
+      help: "Refused operations whose answer was held back because their token had used up its allowance of refusals",
       registers: [registry],
     }),
   };

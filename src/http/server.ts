@@ -6,6 +6,7 @@
  * /metrics; it hands this server every other request once it is ready.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { Gauge } from 'prom-client';
 import { ApolloServer, HeaderMap, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
 import {
   ApolloServerPluginCacheControlDisabled,
@@ -27,12 +28,14 @@ import { CostBudget } from './costBudget';
 import { corsFor } from './cors';
 import { credentialEchoPlugin } from './credentialEchoes';
 import { ListSizeReader } from './listSizes';
-import { OperationGate } from './operationGate';
+import { OperationGate, refusalReason } from './operationGate';
 import { isTokenLimitError, PARSE_OPTIONS, tokenLimitError } from './requestLimits';
 import type { RequestsInProgress } from './requestsInProgress';
 import { startWebSocketServer } from './websocket';
 import type { OpenPort } from './probes';
 import { AccessLog } from './accessLog';
+import { RefusalAllowance } from './refusalAllowance';
+import { REMEMBERED_REFUSALS } from './refusalMemory';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -185,6 +188,15 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   const listSizes = new ListSizeReader(services.sql);
   const budget = new CostBudget();
   const gate = new OperationGate(schema, listSizes, budget);
+  const allowance = new RefusalAllowance();
+  new Gauge({
+    name: 'sluice_graphql_remembered_refusals',
+    help: `Refused documents whose refusal is remembered by their text (at most ${REMEMBERED_REFUSALS})`,
+    registers: [metrics.registry],
+    collect() {
+      this.set(gate.refusals.size.entries);
+    },
+  });
   const cors = corsFor(options.corsOrigins);
 
   const apollo = new ApolloServer<RequestContext>({
@@ -223,8 +235,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
    * The token first: a request without a live one is answered 401 before its
    * body is read, so it costs no parse, no validation, nothing but the
    * token's lookup (contract: "requests").
+   *
+   * `hold` keeps a refused operation's answer back once its token has used
+   * up its allowance of refusals (refusalAllowance.ts); the time held is not
+   * the API's work, and the engine's API share does not count it.
    */
-  async function handleGraphql(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  async function handleGraphql(req: IncomingMessage, res: ServerResponse, url: URL, hold: (ms: number) => Promise<void>): Promise<void> {
     const viewer: Viewer | null = await viewerFor(services.tokens, req.headers.authorization);
     if (!viewer) {
       res.setHeader('www-authenticate', 'Bearer');
@@ -260,7 +276,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       }
       if (admission.kind === 'refused') {
         const status = Math.max(...admission.errors.map((e) => Number((e.extensions.http as { status?: number } | undefined)?.status ?? 400)));
-        sendErrors(res, status, admission.errors.map(asResponseError));
+        metrics.graphqlRefusals.inc({ reason: refusalReason(admission.errors), remembered: String(admission.remembered) });
+        await hold(allowance.refused(viewer.tokenId, performance.now()));
+        if (!res.destroyed) sendErrors(res, status, admission.errors.map(asResponseError));
         return;
       }
       res.once('close', admission.giveBack);
@@ -273,6 +291,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       httpGraphQLRequest: { method, headers, search: url.search, body },
       context: () => accessLog.bind(req, Promise.resolve({ viewer, services, loaders: createLoaders(services) })),
     });
+    // graphql-js refused it (a syntax or validation error): a refusal as the gate's are.
+    if (result.status === 400) {
+      metrics.graphqlRefusals.inc({ reason: 'invalid', remembered: 'false' });
+      await hold(allowance.refused(viewer.tokenId, performance.now()));
+      if (res.destroyed) return;
+    }
     const responseHeaders: Record<string, string> = {};
     for (const [key, value] of result.headers) responseHeaders[key] = value;
     res.writeHead(result.status ?? 200, responseHeaders);
@@ -288,16 +312,27 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     const started = process.hrtime.bigint();
     const url = new URL(req.url ?? '/', 'http://localhost');
     const route = routeOf(url.pathname);
+    let answered = (): void => undefined;
     if (route === '/graphql' && options.serveApi && options.graphqlInProgress) {
-      const answered = options.graphqlInProgress.begin(performance.now());
+      answered = options.graphqlInProgress.begin(performance.now());
       res.on('close', answered);
     }
+    /** When a held answer was ready: the server's work ended there. */
+    let heldFrom: bigint | null = null;
+    const hold = async (ms: number): Promise<void> => {
+      if (ms <= 0) return;
+      heldFrom = process.hrtime.bigint();
+      answered();
+      metrics.graphqlRefusalsHeld.inc();
+      await new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+    };
     res.on('finish', () => {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const finished = process.hrtime.bigint();
+      const seconds = Number(finished - started) / 1e9;
       metrics.httpRequests.inc({ route, method: req.method ?? 'GET', status: String(res.statusCode) });
       metrics.httpDuration.observe({ route, method: req.method ?? 'GET' }, seconds);
       if (route === '/graphql' && options.serveApi) {
-        options.onGraphqlServed?.(seconds * 1000);
+        options.onGraphqlServed?.(Number((heldFrom ?? finished) - started) / 1e6);
         accessLog.finished(req, res.statusCode, seconds * 1000);
       }
     });
@@ -311,7 +346,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
           send(res, 405, JSON.stringify({ errors: [{ message: 'use GET or POST on /graphql' }] }));
           return;
         }
-        await handleGraphql(req, res, url);
+        await handleGraphql(req, res, url, hold);
       } else if (options.serveApi && options.console && serveConsole(options.console, req, res, url)) {
         // answered by the console
       } else {
@@ -340,6 +375,13 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
         connectionInitTimeoutMs: options.connectionInitTimeoutMs,
         maxSocketsPerToken: options.maxSocketsPerToken,
         maxSubscriptionsPerToken: options.maxSubscriptionsPerToken,
+        refused: async (tokenId, reason, remembered) => {
+          metrics.graphqlRefusals.inc({ reason, remembered: String(remembered) });
+          const ms = allowance.refused(tokenId, performance.now());
+          if (ms <= 0) return;
+          metrics.graphqlRefusalsHeld.inc();
+          await new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+        },
       })
     : null;
 
