@@ -209,6 +209,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     stopOnTerminationSignals: false,
     // The limits were checked before (operationGate.ts); the parser's token limit stays, in case.
     parseOptions: PARSE_OPTIONS,
+    // Automatic persisted queries off: a request carrying only a hash has no
+    // text for the gate to check, so a query registered cheap could be
+    // replayed with other variables past the cost limit and the busy budget.
+    persistedQueries: false,
     // No "Did you mean …?" in validation errors (requestLimits.ts, withoutSuggestions).
     hideSchemaDetailsFromClientErrors: true,
     plugins: [accessLog.plugin(), metricsPlugin(metrics), credentialEchoPlugin, noStore, ...UNUSED_APOLLO_FEATURES],
