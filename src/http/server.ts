@@ -240,11 +240,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
    * body is read, so it costs no parse, no validation, nothing but the
    * token's lookup (contract: "requests").
    *
-   * `hold` keeps a refused operation's answer back once its token has used
-   * up its allowance of refusals (refusalAllowance.ts); the time held is not
-   * the API's work, and the engine's API share does not count it.
+   * `refusal` is told of a refused operation and keeps its answer back
+   * once its token has used up its allowance of refusals
+   * (refusalAllowance.ts).
    */
-  async function handleGraphql(req: IncomingMessage, res: ServerResponse, url: URL, hold: (ms: number) => Promise<void>): Promise<void> {
+  async function handleGraphql(req: IncomingMessage, res: ServerResponse, url: URL, refusal: (holdMs: number) => Promise<void>): Promise<void> {
     const viewer: Viewer | null = await viewerFor(services.tokens, req.headers.authorization);
     if (!viewer) {
       res.setHeader('www-authenticate', 'Bearer');
@@ -281,7 +281,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       if (admission.kind === 'refused') {
         const status = Math.max(...admission.errors.map((e) => Number((e.extensions.http as { status?: number } | undefined)?.status ?? 400)));
         metrics.graphqlRefusals.inc({ reason: refusalReason(admission.errors), remembered: String(admission.remembered) });
-        await hold(allowance.refused(viewer.tokenId, performance.now()));
+        await refusal(allowance.refused(viewer.tokenId, performance.now()));
         if (!res.destroyed) sendErrors(res, status, admission.errors.map(asResponseError));
         return;
       }
@@ -298,7 +298,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     // graphql-js refused it (a syntax or validation error): a refusal as the gate's are.
     if (result.status === 400) {
       metrics.graphqlRefusals.inc({ reason: 'invalid', remembered: 'false' });
-      await hold(allowance.refused(viewer.tokenId, performance.now()));
+      await refusal(allowance.refused(viewer.tokenId, performance.now()));
       if (res.destroyed) return;
     }
     const responseHeaders: Record<string, string> = {};
@@ -321,22 +321,26 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       answered = options.graphqlInProgress.begin(performance.now());
       res.on('close', answered);
     }
-    /** When a held answer was ready: the server's work ended there. */
-    let heldFrom: bigint | null = null;
-    const hold = async (ms: number): Promise<void> => {
-      if (ms <= 0) return;
-      heldFrom = process.hrtime.bigint();
+    /**
+     * A refused operation is not the API's work that the engine's API share
+     * makes room for (src/engine/limit/apiShare.ts): it is answered without
+     * the database, its hold is on purpose, and a flood of fast refusals
+     * would make the API look fast while its real operations wait.
+     */
+    let refused = false;
+    const refusal = async (holdMs: number): Promise<void> => {
+      refused = true;
       answered();
+      if (holdMs <= 0) return;
       metrics.graphqlRefusalsHeld.inc();
-      await new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+      await new Promise<void>((resolve) => setTimeout(resolve, holdMs).unref());
     };
     res.on('finish', () => {
-      const finished = process.hrtime.bigint();
-      const seconds = Number(finished - started) / 1e9;
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       metrics.httpRequests.inc({ route, method: req.method ?? 'GET', status: String(res.statusCode) });
       metrics.httpDuration.observe({ route, method: req.method ?? 'GET' }, seconds);
       if (route === '/graphql' && options.serveApi) {
-        options.onGraphqlServed?.(Number((heldFrom ?? finished) - started) / 1e6);
+        if (!refused) options.onGraphqlServed?.(seconds * 1000);
         accessLog.finished(req, res.statusCode, seconds * 1000);
       }
     });
@@ -350,7 +354,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
           send(res, 405, JSON.stringify({ errors: [{ message: 'use GET or POST on /graphql' }] }));
           return;
         }
-        await handleGraphql(req, res, url, hold);
+        await handleGraphql(req, res, url, refusal);
       } else if (options.serveApi && options.console && serveConsole(options.console, req, res, url)) {
         // answered by the console
       } else {
