@@ -21,6 +21,10 @@ export interface Metrics {
    * is one of CONNECTION_STATE_CHANGE_REASONS.
    */
   connectionStateChanges: Counter<'connection' | 'to' | 'reason'>;
+  /** Operations refused before or by validation (src/http/operationGate.ts), by what refused them and whether the refusal was remembered. */
+  graphqlRefusals: Counter<'reason' | 'remembered'>;
+  /** Refused operations whose answer was held (src/http/refusalAllowance.ts). */
+  graphqlRefusalsHeld: Counter;
 }
 
 /**
@@ -82,6 +86,17 @@ export function createMetrics(databaseAnswers: () => Promise<boolean> = async ()
       name: 'sluice_graphql_operations_total',
       help: 'GraphQL operations executed, by operation type and outcome',
       labelNames: ['type', 'outcome'],
+      registers: [registry],
+    }),
+    graphqlRefusals: new Counter({
+      name: 'sluice_graphql_refusals_total',
+      help: 'GraphQL operations refused before they ran, by reason (the limit, bad_user_input, server_busy, or invalid: a syntax or validation error) and whether the refusal was remembered from the same text before',
+      labelNames: ['reason', 'remembered'],
+      registers: [registry],
+    }),
+    graphqlRefusalsHeld: new Counter({
+      name: 'sluice_graphql_refusals_held_total',
+      help: "Refused operations whose answer was held back because their token had used up its allowance of refusals",
       registers: [registry],
     }),
   };

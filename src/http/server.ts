@@ -6,6 +6,7 @@
  * /metrics; it hands this server every other request once it is ready.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { Gauge } from 'prom-client';
 import { ApolloServer, HeaderMap, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
 import {
   ApolloServerPluginCacheControlDisabled,
@@ -27,12 +28,14 @@ import { CostBudget } from './costBudget';
 import { corsFor } from './cors';
 import { credentialEchoPlugin } from './credentialEchoes';
 import { ListSizeReader } from './listSizes';
-import { OperationGate } from './operationGate';
+import { OperationGate, refusalReason } from './operationGate';
 import { isTokenLimitError, PARSE_OPTIONS, tokenLimitError } from './requestLimits';
 import type { RequestsInProgress } from './requestsInProgress';
 import { startWebSocketServer } from './websocket';
 import type { OpenPort } from './probes';
 import { AccessLog } from './accessLog';
+import { RefusalAllowance } from './refusalAllowance';
+import { REMEMBERED_REFUSALS } from './refusalMemory';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -185,6 +188,15 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   const listSizes = new ListSizeReader(services.sql);
   const budget = new CostBudget();
   const gate = new OperationGate(schema, listSizes, budget);
+  const allowance = new RefusalAllowance();
+  new Gauge({
+    name: 'sluice_graphql_remembered_refusals',
+    help: `Refused documents whose refusal is remembered by their text (at most ${REMEMBERED_REFUSALS})`,
+    registers: [metrics.registry],
+    collect() {
+      this.set(gate.refusals.size.entries);
+    },
+  });
   const cors = corsFor(options.corsOrigins);
 
   const apollo = new ApolloServer<RequestContext>({
@@ -197,6 +209,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     stopOnTerminationSignals: false,
     // The limits were checked before (operationGate.ts); the parser's token limit stays, in case.
     parseOptions: PARSE_OPTIONS,
+    // Automatic persisted queries off: a request carrying only a hash has no
+    // text for the gate to check, so a query registered cheap could be
+    // replayed with other variables past the cost limit and the busy budget.
+    persistedQueries: false,
     // No "Did you mean …?" in validation errors (requestLimits.ts, withoutSuggestions).
     hideSchemaDetailsFromClientErrors: true,
     plugins: [accessLog.plugin(), metricsPlugin(metrics), credentialEchoPlugin, noStore, ...UNUSED_APOLLO_FEATURES],
@@ -223,8 +239,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
    * The token first: a request without a live one is answered 401 before its
    * body is read, so it costs no parse, no validation, nothing but the
    * token's lookup (contract: "requests").
+   *
+   * `refusal` is told of a refused operation and keeps its answer back
+   * once its token has used up its allowance of refusals
+   * (refusalAllowance.ts).
    */
-  async function handleGraphql(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  async function handleGraphql(req: IncomingMessage, res: ServerResponse, url: URL, refusal: (holdMs: number) => Promise<void>): Promise<void> {
     const viewer: Viewer | null = await viewerFor(services.tokens, req.headers.authorization);
     if (!viewer) {
       res.setHeader('www-authenticate', 'Bearer');
@@ -260,7 +280,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       }
       if (admission.kind === 'refused') {
         const status = Math.max(...admission.errors.map((e) => Number((e.extensions.http as { status?: number } | undefined)?.status ?? 400)));
-        sendErrors(res, status, admission.errors.map(asResponseError));
+        metrics.graphqlRefusals.inc({ reason: refusalReason(admission.errors), remembered: String(admission.remembered) });
+        await refusal(allowance.refused(viewer.tokenId, performance.now()));
+        if (!res.destroyed) sendErrors(res, status, admission.errors.map(asResponseError));
         return;
       }
       res.once('close', admission.giveBack);
@@ -273,6 +295,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       httpGraphQLRequest: { method, headers, search: url.search, body },
       context: () => accessLog.bind(req, Promise.resolve({ viewer, services, loaders: createLoaders(services) })),
     });
+    // graphql-js refused it (a syntax or validation error): a refusal as the gate's are.
+    if (result.status === 400) {
+      metrics.graphqlRefusals.inc({ reason: 'invalid', remembered: 'false' });
+      await refusal(allowance.refused(viewer.tokenId, performance.now()));
+      if (res.destroyed) return;
+    }
     const responseHeaders: Record<string, string> = {};
     for (const [key, value] of result.headers) responseHeaders[key] = value;
     res.writeHead(result.status ?? 200, responseHeaders);
@@ -288,16 +316,31 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     const started = process.hrtime.bigint();
     const url = new URL(req.url ?? '/', 'http://localhost');
     const route = routeOf(url.pathname);
+    let answered = (): void => undefined;
     if (route === '/graphql' && options.serveApi && options.graphqlInProgress) {
-      const answered = options.graphqlInProgress.begin(performance.now());
+      answered = options.graphqlInProgress.begin(performance.now());
       res.on('close', answered);
     }
+    /**
+     * A refused operation is not the API's work that the engine's API share
+     * makes room for (src/engine/limit/apiShare.ts): it is answered without
+     * the database, its hold is on purpose, and a flood of fast refusals
+     * would make the API look fast while its real operations wait.
+     */
+    let refused = false;
+    const refusal = async (holdMs: number): Promise<void> => {
+      refused = true;
+      answered();
+      if (holdMs <= 0) return;
+      metrics.graphqlRefusalsHeld.inc();
+      await new Promise<void>((resolve) => setTimeout(resolve, holdMs).unref());
+    };
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       metrics.httpRequests.inc({ route, method: req.method ?? 'GET', status: String(res.statusCode) });
       metrics.httpDuration.observe({ route, method: req.method ?? 'GET' }, seconds);
       if (route === '/graphql' && options.serveApi) {
-        options.onGraphqlServed?.(seconds * 1000);
+        if (!refused) options.onGraphqlServed?.(seconds * 1000);
         accessLog.finished(req, res.statusCode, seconds * 1000);
       }
     });
@@ -311,7 +354,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
           send(res, 405, JSON.stringify({ errors: [{ message: 'use GET or POST on /graphql' }] }));
           return;
         }
-        await handleGraphql(req, res, url);
+        await handleGraphql(req, res, url, refusal);
       } else if (options.serveApi && options.console && serveConsole(options.console, req, res, url)) {
         // answered by the console
       } else {
@@ -340,6 +383,13 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
         connectionInitTimeoutMs: options.connectionInitTimeoutMs,
         maxSocketsPerToken: options.maxSocketsPerToken,
         maxSubscriptionsPerToken: options.maxSubscriptionsPerToken,
+        refused: async (tokenId, reason, remembered) => {
+          metrics.graphqlRefusals.inc({ reason, remembered: String(remembered) });
+          const ms = allowance.refused(tokenId, performance.now());
+          if (ms <= 0) return;
+          metrics.graphqlRefusalsHeld.inc();
+          await new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+        },
       })
     : null;
 

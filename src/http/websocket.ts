@@ -7,7 +7,9 @@
  * live token. Every operation then goes through the same checks as over
  * HTTP, here in onSubscribe: the caps of its token (subscriptionCaps.ts),
  * its token still live, then operationGate.ts (bad strings, tokens, depth,
- * aliases, directives, cost, the cost budget), then graphql-js's rules.
+ * aliases, directives, cost, the cost budget), then graphql-js's rules. A
+ * refused operation's errors wait for its token's allowance of refusals
+ * (refusalAllowance.ts), as over HTTP.
  *
  * A socket whose client does not read what it is sent is terminated once
  * MAX_BUFFERED_BYTES wait in its send buffer: a slow reader must not hold
@@ -23,7 +25,7 @@ import { createLoaders } from '../schema/common/loaders';
 import type { Services } from '../schema/services';
 import { viewerFor } from './authenticate';
 import { withoutCredentialEchoes } from './credentialEchoes';
-import type { OperationGate } from './operationGate';
+import { refusalReason, type OperationGate } from './operationGate';
 import { PARSE_OPTIONS, withoutSuggestions } from './requestLimits';
 import { SubscriptionCaps } from './subscriptionCaps';
 
@@ -43,6 +45,8 @@ export interface WebSocketOptions {
   connectionInitTimeoutMs: number;
   maxSocketsPerToken: number;
   maxSubscriptionsPerToken: number;
+  /** Told of each operation refused by the gate or by validation; resolves when its answer may go (server.ts: the token's allowance of refusals). */
+  refused: (tokenId: string, reason: string, remembered: boolean) => Promise<void>;
 }
 
 type SocketExtra = {
@@ -118,7 +122,10 @@ export function startWebSocketServer(server: Server, options: WebSocketOptions):
           variables: payload.variables,
           operationName: payload.operationName ?? undefined,
         });
-        if (admission.kind === 'refused') return [...admission.errors];
+        if (admission.kind === 'refused') {
+          await options.refused(viewer.tokenId, refusalReason(admission.errors), admission.remembered);
+          return [...admission.errors];
+        }
         let document: DocumentNode;
         try {
           document = admission.document ?? parse(payload.query, PARSE_OPTIONS);
@@ -132,6 +139,7 @@ export function startWebSocketServer(server: Server, options: WebSocketOptions):
         if (invalid.length > 0 || getOperationAST(document, payload.operationName)?.operation === 'subscription') admission.giveBack();
         else ctx.extra.giveBacks?.set(id, admission.giveBack);
         if (invalid.length > 0) {
+          await options.refused(viewer.tokenId, 'invalid', false);
           return invalid.map((e) => new GraphQLError(withoutSuggestions(e.message), { nodes: e.nodes, extensions: e.extensions }));
         }
         return { schema, document, variableValues: payload.variables, operationName: payload.operationName };
