@@ -5,7 +5,8 @@
  *   npm run bench                  every case
  *   npm run bench -- level burst   only the named cases (level, burst, latency, live, hiddenConcurrency,
  *                                  hiddenRate, recovery, memory, ceiling, apiLoad, apiLoadHostile, apiLoadSplit,
- *                                  retryErrors, outage, outageShortCap)
+ *                                  retryErrors, outage, outageShortCap, peersLevel)
+ *   npm run bench -- peersLevel    level 25, level 4 and burst beside a bare undici client and graphile-worker (bench/peersLevel.ts)
  *   npm run bench -- --peers       beside graphile-worker (bench/peers.ts)
  */
 import fs from 'node:fs';
@@ -20,6 +21,7 @@ import { drainMessages } from './sluiceDrain';
 import { ceiling } from './ceiling';
 import { retryErrors } from './retryErrors';
 import { outage } from './outage';
+import { peersLevel } from './peersLevel';
 
 const FLOW_FIELDS = 'id';
 
@@ -423,6 +425,7 @@ const cases: Record<string, (h: Harness) => Promise<Record<string, unknown>>> = 
   apiLoadSplit,
   outage: (h) => outage(h),
   outageShortCap: (h) => outage(h, 1500),
+  peersLevel: (h) => peersLevel(h, { connection, exportImportFlow, runToEnd, latency: cases.latency!, hiddenConcurrency: cases.hiddenConcurrency! }),
 };
 
 /**
