@@ -183,9 +183,25 @@ async function graphileWorker(h: Harness, worker: Child, databaseUrl: string, mo
   }
 }
 
-async function sluice(h: Harness, cases: SluiceCases, mode: Mode, n: number): Promise<Side & { jobRecordsPerSecond: number; serverAndPostgresCpuMsPerRecord: number }> {
+/** What PostgreSQL counted so far: commits in the bench database, and calls of each engine function (track_functions, set by the harness). */
+async function postgresCounts(db: Client): Promise<Record<string, number>> {
+  const { rows } = await db.query<{ name: string; n: string }>(
+    `SELECT 'commits' AS name, xact_commit AS n FROM pg_stat_database WHERE datname = current_database()
+     UNION ALL SELECT funcname, sum(calls) FROM pg_stat_user_functions WHERE funcname LIKE 'sluice\\_%' GROUP BY funcname`,
+  );
+  return Object.fromEntries(rows.map((r) => [r.name, Number(r.n)]));
+}
+
+type SluiceSide = Side & { jobRecordsPerSecond: number; serverAndPostgresCpuMsPerRecord: number; perRecord: Record<string, number> };
+
+async function sluice(h: Harness, cases: SluiceCases, mode: Mode, n: number): Promise<SluiceSide> {
   const conn = await cases.connection(h, mode.level);
   const flow = await cases.exportImportFlow(h, conn, n, mode.pageSize, mode.latencyMs);
+  const stats = new Client({ connectionString: h.databaseUrl });
+  await stats.connect();
+  // A backend reports its counts at most once a second: the ones before this run first.
+  await new Promise((r) => setTimeout(r, 1100));
+  const countsBefore = await postgresCounts(stats);
   await readWindow(h.endpointUrl);
   const serverBefore = cpuSeconds(h.sluicePid);
   const postgresBefore = treeCpuSeconds(h.postgresPid);
@@ -194,8 +210,18 @@ async function sluice(h: Harness, cases: SluiceCases, mode: Mode, n: number): Pr
   const postgresCpuMs = (treeCpuSeconds(h.postgresPid) - postgresBefore) * 1000;
   if (job.status !== 'COMPLETED' || job.recordsSucceeded !== n) throw new Error(`Sluice's job ended ${job.status} with ${job.recordsSucceeded} of ${n} records`);
   const s = side(await readWindow(h.endpointUrl), n, mode.inFlight, serverCpuMs, postgresCpuMs);
+  await new Promise((r) => setTimeout(r, 1100));
+  const countsAfter = await postgresCounts(stats);
+  await stats.end();
+  // Round trips to PostgreSQL per record, by kind (the commits include this loop's job polls, ~10 a second).
+  const perRecord = Object.fromEntries(
+    Object.entries(countsAfter)
+      .map(([name, count]) => [name, +((count - (countsBefore[name] ?? 0)) / n).toFixed(3)] as const)
+      .filter(([, x]) => x > 0),
+  );
   return {
     ...s,
+    perRecord,
     jobRecordsPerSecond: Math.round((n * 1000) / (Date.parse(job.finishedAt) - Date.parse(job.startedAt))),
     serverAndPostgresCpuMsPerRecord: +((serverCpuMs + postgresCpuMs) / n).toFixed(3),
   };
@@ -204,7 +230,7 @@ async function sluice(h: Harness, cases: SluiceCases, mode: Mode, n: number): Pr
 interface ModeRound {
   bare: Side;
   graphile: Side;
-  sluice: Side & { jobRecordsPerSecond: number; serverAndPostgresCpuMsPerRecord: number };
+  sluice: SluiceSide;
 }
 
 interface Round {
