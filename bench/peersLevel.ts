@@ -17,7 +17,8 @@
  * level4 (4, 20 ms), burst (0 ms; 200 in flight for all three, what Sluice's
  * burst mode runs per queue: MAX_CALLS_PER_QUEUE's default). N:
  * BENCH_PEERS_N (default 5,000); rounds: BENCH_PEERS_ROUNDS (default 3). A
- * round measures every mode, the three back to back per mode, then
+ * round measures every mode, the three back to back per mode (in an order
+ * that turns each round: bare, gw, Sluice; gw, Sluice, bare; …), then
  * enqueue-to-start of both queues (run.ts's `latency` case and
  * graphile-worker's latencyTest, bench/graphileWorker.ts) and the
  * hidden-limit case (run.ts's `hiddenConcurrency`); BENCH_PEERS_EXTRAS=0
@@ -78,6 +79,42 @@ const MODES: Record<ModeName, Mode> = {
 const CPU_RATIO_TARGET = 1.5;
 /** The hidden-limit case: at least this share of 4 / 20 ms. */
 const HIDDEN_TARGET = 0.9;
+
+/**
+ * PostgreSQL's CPU is its backends' (treeCpuSeconds): a backend that exits
+ * adds its whole life's CPU to the postmaster's once reaped, so a connection
+ * closed just before a measurement would bill that measurement for its past
+ * work. Every connection this module closes is therefore waited out, and so
+ * are graphile-worker's backends after each of its runs.
+ */
+function backendPids(h: Harness): Set<number> {
+  const pids = new Set<number>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (Number(fs.readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]) === h.postgresPid) pids.add(Number(entry));
+    } catch {
+      // Ended while we looked.
+    }
+  }
+  return pids;
+}
+
+async function reaped(pids: Iterable<number>): Promise<void> {
+  const deadline = performance.now() + 10000;
+  for (const pid of pids) {
+    while (fs.existsSync(`/proc/${pid}`)) {
+      if (performance.now() > deadline) throw new Error(`PostgreSQL backend ${pid} still there after 10 s: the CPU figures would be wrong`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+}
+
+async function endAndReap(db: Client): Promise<void> {
+  const { rows } = await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+  await db.end();
+  await reaped([rows[0]!.pid]);
+}
 
 /** GET /window of bench/endpoint.ts. */
 interface EndpointWindow {
@@ -171,15 +208,18 @@ async function graphileWorker(h: Harness, worker: Child, databaseUrl: string, mo
     );
     const addJobsMs = Math.round(performance.now() - added);
     await readWindow(h.endpointUrl);
+    const backendsBefore = backendPids(h);
     const postgresBefore = treeCpuSeconds(h.postgresPid);
     worker.process.send('go');
     const report = (await worker.next()) as { jobs: number; cpuMs: number };
+    // runOnce's pool has ended: its backends' CPU counts once they are reaped.
+    await reaped([...backendPids(h)].filter((pid) => !backendsBefore.has(pid)));
     const postgresCpuMs = (treeCpuSeconds(h.postgresPid) - postgresBefore) * 1000;
     const { rows } = await db.query<{ n: string }>(`SELECT count(*) AS n FROM graphile_worker._private_jobs`);
     if (report.jobs !== n || Number(rows[0]?.n) !== 0) throw new Error(`graphile-worker ran ${report.jobs} of ${n} jobs, ${rows[0]?.n} left`);
     return { ...side(await readWindow(h.endpointUrl), n, mode.inFlight, report.cpuMs, postgresCpuMs), addJobsMs };
   } finally {
-    await db.end();
+    await endAndReap(db);
   }
 }
 
@@ -212,7 +252,7 @@ async function sluice(h: Harness, cases: SluiceCases, mode: Mode, n: number): Pr
   const s = side(await readWindow(h.endpointUrl), n, mode.inFlight, serverCpuMs, postgresCpuMs);
   await new Promise((r) => setTimeout(r, 1100));
   const countsAfter = await postgresCounts(stats);
-  await stats.end();
+  await endAndReap(stats);
   // Round trips to PostgreSQL per record, by kind (the commits include this loop's job polls, ~10 a second).
   const perRecord = Object.fromEntries(
     Object.entries(countsAfter)
@@ -231,6 +271,8 @@ interface ModeRound {
   bare: Side;
   graphile: Side;
   sluice: SluiceSide;
+  /** The 1-minute load average when the three had run. */
+  load: number;
 }
 
 interface Round {
@@ -262,13 +304,13 @@ function modeTable(mode: Mode, rounds: Round[]): string {
       `| ${i + 1} | ${m.bare.recordsPerSecond}${little(m.bare)} | ${m.graphile.recordsPerSecond}${little(m.graphile)} | ${m.sluice.recordsPerSecond}${little(m.sluice)} | ` +
         `${ofBare} (${met(ofBare >= mode.ofBareTarget)}) | ${ofGraphile}× (${met(ofGraphile >= mode.ofGraphileTarget)}) | ` +
         `${m.bare.meanInFlight} / ${m.graphile.meanInFlight} / ${m.sluice.meanInFlight} | ${m.bare.meanCallMs} / ${m.graphile.meanCallMs} / ${m.sluice.meanCallMs} | ` +
-        `${m.sluice.jobRecordsPerSecond} | ${m.sluice.serverAndPostgresCpuMsPerRecord} |`,
+        `${m.sluice.jobRecordsPerSecond} | ${m.sluice.serverAndPostgresCpuMsPerRecord} | ${m.load} |`,
     ];
   });
   return (
     `\n${mode.name}: ${mode.inFlight} in flight, ${mode.latencyMs} ms endpoint${limit ? `, Little's law ${limit}/s` : ''}; records/s in the endpoint's window${limit ? " (share of Little's law)" : ''}\n\n` +
-    `| round | bare undici | graphile-worker | Sluice | Sluice / bare (≥ ${mode.ofBareTarget}) | Sluice / graphile-worker (≥ ${mode.ofGraphileTarget}×) | mean in flight bare / gw / Sluice | mean call ms bare / gw / Sluice | Sluice by job timestamps | Sluice server + PG CPU ms/record |\n` +
-    `| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n` +
+    `| round | bare undici | graphile-worker | Sluice | Sluice / bare (≥ ${mode.ofBareTarget}) | Sluice / graphile-worker (≥ ${mode.ofGraphileTarget}×) | mean in flight bare / gw / Sluice | mean call ms bare / gw / Sluice | Sluice by job timestamps | Sluice server + PG CPU ms/record | load after |\n` +
+    `| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n` +
     rows.join('\n') +
     '\n'
   );
@@ -293,14 +335,29 @@ export async function peersLevel(h: Harness, cases: SluiceCases): Promise<Record
     for (let r = 1; r <= roundCount; r++) {
       const round: Round = { modes: {} };
       for (const mode of modes) {
-        const load = loadAverage();
-        const bare = await bareClient(h, mode, n);
-        print({ case: `round ${r} ${mode.name}: bare undici, ${mode.inFlight} in flight`, load, ...bare });
-        const graphile = await graphileWorker(h, workers.get(mode.name)!, postUrl, mode, n);
-        print({ case: `round ${r} ${mode.name}: graphile-worker, concurrency ${mode.inFlight}${mode.batched ? ', local queue, batched completions' : ''}`, load, ...graphile });
-        const s = await sluice(h, cases, mode, n);
-        print({ case: `round ${r} ${mode.name}: Sluice, level ${mode.level ?? 'none (burst)'}, export→import`, load, ...s });
-        round.modes[mode.name] = { bare, graphile, sluice: s };
+        // The three back to back, in an order that turns each round, so that a drift of the machine's speed favours none.
+        let bare: Side | undefined;
+        let graphile: Side | undefined;
+        let s: SluiceSide | undefined;
+        const runs: (() => Promise<void>)[] = [
+          async () => {
+            const load = loadAverage();
+            bare = await bareClient(h, mode, n);
+            print({ case: `round ${r} ${mode.name}: bare undici, ${mode.inFlight} in flight`, load, ...bare });
+          },
+          async () => {
+            const load = loadAverage();
+            graphile = await graphileWorker(h, workers.get(mode.name)!, postUrl, mode, n);
+            print({ case: `round ${r} ${mode.name}: graphile-worker, concurrency ${mode.inFlight}${mode.batched ? ', local queue, batched completions' : ''}`, load, ...graphile });
+          },
+          async () => {
+            const load = loadAverage();
+            s = await sluice(h, cases, mode, n);
+            print({ case: `round ${r} ${mode.name}: Sluice, level ${mode.level ?? 'none (burst)'}, export→import`, load, ...s });
+          },
+        ];
+        for (let k = 0; k < runs.length; k++) await runs[(k + r - 1) % runs.length]!();
+        round.modes[mode.name] = { bare: bare!, graphile: graphile!, sluice: s!, load: loadAverage() };
       }
       if (latency) {
         const load = loadAverage();
