@@ -121,6 +121,10 @@ const server = http.createServer((req, res) => {
         // A long poll, so that waiting for the request costs the endpoint nothing meanwhile.
         res.writeHead(200, { 'content-type': 'application/json' });
         arrivalWaiters.push(res);
+      } else if (url.pathname === '/arrivalWaiters') {
+        // How many /arrival polls wait: the latency case enqueues only once its poll is in place (a loaded machine can take longer than any fixed pause).
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ waiting: arrivalWaiters.length }));
       } else if (url.pathname === '/window') {
         // Read and start over: the next window begins at the next /import.
         const { count, firstAt, lastAt, busyMs, msAtInFlight: at } = importWindow;

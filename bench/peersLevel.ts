@@ -281,7 +281,8 @@ interface Round {
 }
 
 function print(line: Record<string, unknown>): void {
-  process.stdout.write(JSON.stringify(line) + '\n');
+  // `at`: when the line's measurement ended, to tell it apart from another benchmark's run on the same machine.
+  process.stdout.write(JSON.stringify({ ...line, at: new Date().toISOString() }) + '\n');
 }
 
 function loadAverage(): number {
