@@ -30,6 +30,26 @@ function importingChanges(by: number): void {
   inFlightSince = now;
   importing += by;
 }
+/**
+ * Every /import since the last GET /window (bench/peersLevel.ts): how many,
+ * the first arrival and the last answer (the window all three clients of
+ * peersLevel are timed by), and the time spent at each number in flight, so
+ * that a shortfall splits into slots left empty and calls that took longer.
+ */
+const importWindow = { count: 0, firstAt: 0, lastAt: 0, inFlight: 0, since: 0, busyMs: 0, msAtInFlight: [] as number[] };
+function importWindowChanges(by: 1 | -1): void {
+  const now = performance.timeOrigin + performance.now();
+  if (importWindow.count === 0 && by === 1) {
+    importWindow.firstAt = now;
+    importWindow.since = now;
+  }
+  importWindow.msAtInFlight[importWindow.inFlight] = (importWindow.msAtInFlight[importWindow.inFlight] ?? 0) + (now - importWindow.since);
+  importWindow.busyMs += importWindow.inFlight * (now - importWindow.since);
+  importWindow.since = now;
+  importWindow.inFlight += by;
+  if (by === 1) importWindow.count++;
+  else importWindow.lastAt = now;
+}
 /** Fixed one-second windows for `perSecond`: the window's start and how many it let through. */
 let windowStart = 0;
 let windowCount = 0;
@@ -44,6 +64,10 @@ const server = http.createServer((req, res) => {
   const limitUntil = Number(url.searchParams.get('limitUntil') ?? Infinity);
   const maxInFlight = Date.now() < limitUntil ? Number(url.searchParams.get('maxInFlight') ?? 0) : 0;
   const perSecond = Date.now() < limitUntil ? Number(url.searchParams.get('perSecond') ?? 0) : 0;
+  if (url.pathname === '/import') {
+    importWindowChanges(1);
+    res.on('finish', () => importWindowChanges(-1));
+  }
   if (url.pathname === '/import' && (maxInFlight > 0 || perSecond > 0)) {
     const now = Date.now();
     if (now - windowStart >= 1000) {
@@ -97,6 +121,17 @@ const server = http.createServer((req, res) => {
         // A long poll, so that waiting for the request costs the endpoint nothing meanwhile.
         res.writeHead(200, { 'content-type': 'application/json' });
         arrivalWaiters.push(res);
+      } else if (url.pathname === '/arrivalWaiters') {
+        // How many /arrival polls wait: the latency case enqueues only once its poll is in place (a loaded machine can take longer than any fixed pause).
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ waiting: arrivalWaiters.length }));
+      } else if (url.pathname === '/window') {
+        // Read and start over: the next window begins at the next /import.
+        const { count, firstAt, lastAt, busyMs, msAtInFlight: at } = importWindow;
+        const body = JSON.stringify({ count, firstAt, lastAt, busyMs: Math.round(busyMs), msAtInFlight: Array.from(at, (ms) => Math.round(ms ?? 0)), inFlight: importWindow.inFlight });
+        Object.assign(importWindow, { count: 0, firstAt: 0, lastAt: 0, since: performance.timeOrigin + performance.now(), busyMs: 0, msAtInFlight: [] });
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(body);
       } else if (url.pathname === '/stats') {
         importingChanges(0);
         const body = JSON.stringify({ imported, firstRequestAt, rejected, msAtInFlight: msAtInFlight.map((ms) => Math.round(ms ?? 0)) });

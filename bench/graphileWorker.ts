@@ -35,14 +35,15 @@ export async function createGraphileDatabase(databaseUrl: string, name: string):
   return url.toString();
 }
 
-interface Child {
+export interface Child {
   process: ChildProcess;
   /** The child's messages in order, each awaited once. */
   next(): Promise<any>;
 }
 
-function startChild(mode: 'drain' | 'latency', env: Record<string, string>): Child {
-  const child = fork(PROCESS_MODULE, [mode], { env: { ...process.env, NO_LOG_SUCCESS: '1', ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+/** `module`: another process of the same protocol (bench/graphilePostProcess.ts). */
+export function startChild(mode: string, env: Record<string, string>, module = PROCESS_MODULE): Child {
+  const child = fork(module, [mode], { env: { ...process.env, NO_LOG_SUCCESS: '1', ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const inbox: any[] = [];
   const readers: { resolve: (m: any) => void; reject: (e: Error) => void }[] = [];
   let exited: Error | null = null;
@@ -80,7 +81,7 @@ export interface GraphileDrainers {
   stop(): Promise<void>;
 }
 
-async function stopChild(child: Child): Promise<void> {
+export async function stopChild(child: Child): Promise<void> {
   if (child.process.exitCode !== null) return;
   const exited = new Promise((r) => child.process.once('exit', r));
   child.process.send('stop');
