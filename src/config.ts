@@ -64,7 +64,7 @@ export interface Config {
   connectionInitTimeoutMs: number;
   /** Failed calls in a row (network, timeout, 5xx; of at least two messages) that take a queue owner OFFLINE. */
   offlineAfterFailedCalls: number;
-  /** The longest wait between two probes of an OFFLINE connection (the backoff doubles from 1 s up to it). */
+  /** The longest wait between two probes of an OFFLINE connection (the backoff grows by half from 1 s up to it). */
   probeMaxBackoffMs: number;
   outbound: OutboundRanges;
   /** Days a RETRIED or RESOLVED JobError is kept after it was closed (at least 30: the contract's promise); OPEN ones are never deleted. */

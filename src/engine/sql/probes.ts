@@ -89,12 +89,12 @@ export async function probeSucceeded(db: Queryable, connectionId: string): Promi
   return { queueOwnerId: row.queue_owner_id, reason: row.reason };
 }
 
-/** The probe failed too: the next one after the backoff, which doubles up to `maxBackoffMs`. */
+/** The probe failed too: the next one after the backoff, which grows by half up to `maxBackoffMs`. */
 export async function probeFailed(db: Queryable, connectionId: string, reason: string, maxBackoffMs: number): Promise<Date | null> {
   const { rows } = await db.query<{ next_probe_at: Date }>(
     `UPDATE connection
         SET next_probe_at = clock_timestamp() + sluice_probe_backoff(least($3::int, coalesce(probe_backoff_ms, 1000))),
-            probe_backoff_ms = least($3::int, coalesce(probe_backoff_ms, 1000) * 2),
+            probe_backoff_ms = least($3::int, coalesce(probe_backoff_ms, 1000) * 3 / 2),
             probe_lease_until = NULL, state_reason = $2, probe_failures = probe_failures + 1
       WHERE id = $1 AND state = 'OFFLINE'
      RETURNING next_probe_at`,
@@ -111,7 +111,7 @@ export async function probeFailed(db: Queryable, connectionId: string, reason: s
 export async function probePostponed(db: Queryable, connectionId: string): Promise<void> {
   await db.query(
     `UPDATE connection
-        SET next_probe_at = clock_timestamp() + sluice_probe_backoff(coalesce(probe_backoff_ms, 1000) / 2), probe_lease_until = NULL
+        SET next_probe_at = clock_timestamp() + sluice_probe_backoff(coalesce(probe_backoff_ms, 1000) * 2 / 3), probe_lease_until = NULL
       WHERE id = $1 AND state = 'OFFLINE'`,
     [connectionId],
   );

@@ -74,7 +74,7 @@ BEGIN
   IF v_signal = 'unauthorized' THEN
     UPDATE connection c
        SET state = 'OFFLINE', state_changed_at = now(), state_reason = v_reason,
-           next_probe_at = clock_timestamp() + sluice_probe_backoff(1000), probe_backoff_ms = 2000,
+           next_probe_at = clock_timestamp() + sluice_probe_backoff(1000), probe_backoff_ms = 1500,
            probe_lease_until = NULL, probe_failures = 0
      WHERE c.id = v_connection AND c.state = 'ONLINE'
     RETURNING c.id INTO v_offline;
@@ -90,7 +90,7 @@ BEGIN
             OR (v_exhausted AND v_signal = 'unavailable' AND v_calls >= (p_failure->>'attempts')::int)) THEN
       UPDATE connection c
          SET state = 'OFFLINE', state_changed_at = now(), state_reason = v_reason,
-             next_probe_at = clock_timestamp() + sluice_probe_backoff(1000), probe_backoff_ms = 2000,
+             next_probe_at = clock_timestamp() + sluice_probe_backoff(1000), probe_backoff_ms = 1500,
              probe_lease_until = NULL, probe_failures = 0
        WHERE c.id = v_owner
       RETURNING c.id INTO v_offline;
