@@ -26,9 +26,9 @@
 import { LRUCache } from 'lru-cache';
 
 /** Refusals a token may have answered at once before its allowance runs dry. */
-export const REFUSAL_BURST = 100;
+export const REFUSAL_BURST = 300;
 /** Refusals a second a token gets back, up to REFUSAL_BURST. */
-export const REFUSALS_PER_SECOND = 10;
+export const REFUSALS_PER_SECOND = 20;
 /** How long an answer beyond the allowance is held. */
 export const REFUSAL_HOLD_MS = 1000;
 /** Tokens whose allowance is tracked; the least recently refused one is forgotten first (and starts again full). */
