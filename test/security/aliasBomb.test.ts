@@ -113,7 +113,14 @@ describe("a MONITOR's alias and cost bombs", () => {
   });
 
   /** Sends 50 at once, `rounds` times, while /healthz is probed back to back; what the process went through. */
-  async function underFire(rounds: number, query: (i: number) => string) {
+  /**
+   * `rssBoundMb`: how much the server's RSS may grow. Refused bombs build
+   * nothing (150 MB is V8's and the sockets' high-water mark); admitted
+   * operations at the cost limit each build their answer (a page of 500
+   * connections with nested lists), a few at a time under the cost budget:
+   * +112 to +161 MB measured on this 2-core VM, so 300 MB.
+   */
+  async function underFire(rounds: number, query: (i: number) => string, rssBoundMb = 150) {
     const rssBefore = rssMb(server.pid);
     let exited = false;
     void server.exited.then(() => (exited = true));
@@ -145,7 +152,7 @@ describe("a MONITOR's alias and cost bombs", () => {
     expect(healthMs.length).toBeGreaterThan(0);
     expect(healthMaxMs).toBeLessThan(1000);
     // The issue saw 3.9 GB for 10 bombs, then the heap ran out.
-    expect(rssPeak - rssBefore).toBeLessThan(150);
+    expect(rssPeak - rssBefore).toBeLessThan(rssBoundMb);
     expect((await gql(`{ viewer { role } }`)).data).toEqual({ viewer: { role: 'MONITOR' } });
     return outcomes;
   }
@@ -162,7 +169,7 @@ describe("a MONITOR's alias and cost bombs", () => {
   it(
     'runs 50 concurrent operations just within the cost limit a few at a time, refusing what waits too long, with /healthz under a second',
     async () => {
-      const outcomes = await underFire(1, () => heavy());
+      const outcomes = await underFire(1, () => heavy(), 300);
       // Each runs or is SERVER_BUSY (it waited 10 s for the others): none fails otherwise.
       expect(Object.keys(count(outcomes)).filter((k) => k !== 'answered' && k !== 'SERVER_BUSY')).toEqual([]);
       expect(count(outcomes).answered).toBeGreaterThan(0);
