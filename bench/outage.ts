@@ -17,7 +17,6 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Client } from 'pg';
 import type { Harness } from './harness';
 
 const LEVEL = 25;
@@ -100,7 +99,7 @@ export async function outage(h: Harness, probeMaxBackoffMs = 120000): Promise<Re
     app.down = true;
     const downAt = Date.now();
     await new Promise((r) => setTimeout(r, outageMs));
-    const stateWhileDown = await stateOf(h, erp);
+    const stateWhileDown: string = (await h.gql(`query($id: ID!) { connection(id: $id) { state } }`, { id: erp })).connection.state;
     app.down = false;
     const upAt = Date.now();
     let job: { status: string; recordsSucceeded: number; recordsFailed: number };
@@ -126,17 +125,5 @@ export async function outage(h: Harness, probeMaxBackoffMs = 120000): Promise<Re
     };
   } finally {
     await app.close();
-  }
-}
-
-/** The connection's stored state (read from the database, so that the case does not depend on the API's fields). */
-async function stateOf(h: Harness, connectionId: string): Promise<string> {
-  const db = new Client({ connectionString: h.databaseUrl });
-  await db.connect();
-  try {
-    const { rows } = await db.query<{ state: string }>(`SELECT state FROM connection WHERE id = $1`, [connectionId]);
-    return rows[0]?.state ?? 'gone';
-  } finally {
-    await db.end();
   }
 }

@@ -27,9 +27,9 @@ import { startHttpServer, type RunningHttpServer } from './http/server';
 import { RequestsInProgress } from './http/requestsInProgress';
 import type { Logger } from './logger';
 import { createMetrics, type Metrics } from './metrics';
-import { readConnectionStates, registerConnectionStateGauge } from './connectionStateGauge';
+import { registerConnectionStateGauge } from './connectionStateGauge';
 import { LiveUpdates } from './schema/live/liveUpdates';
-import { QueueEngine, createEngineMetrics, foldQueueTally } from './engine';
+import { QueueEngine, connectionStates, createEngineMetrics, foldQueueTally } from './engine';
 import { typeormQueryable } from './database/typeormQueryable';
 import { buildSluiceSchema } from './schema';
 import { createServices, type Services } from './schema/services';
@@ -81,7 +81,7 @@ async function startOnPort(
   }
   const database: Database = await openDatabase(config.database, logger, { waitMs: config.databaseWaitMs, signal: options.signal });
   health.watch(() => database.dataSource.query('SELECT 1'));
-  registerConnectionStateGauge(metrics.registry, () => readConnectionStates(poolOf(database.dataSource)));
+  registerConnectionStateGauge(metrics.registry, () => connectionStates(poolOf(database.dataSource)));
   const cipher = new CredentialCipher(key, (connectionId, reason) =>
     logger.error({ connectionId, reason }, `the stored credentials of connection ${connectionId} cannot be decrypted with CREDENTIALS_KEY (CREDENTIALS_UNREADABLE)`),
   );

@@ -10,22 +10,10 @@
  */
 import { Gauge, type Registry } from 'prom-client';
 import type { ConnectionStateName } from './database/entities';
-import type { Queryable } from './database/queryable';
+import { within } from './deadline';
 
 const STATES: readonly ConnectionStateName[] = ['ONLINE', 'OFFLINE', 'PAUSED'];
 const READ_TIMEOUT_MS = 1000;
-
-/** Every connection's own state; no locks. */
-export async function readConnectionStates(sql: Queryable): Promise<Map<string, ConnectionStateName>> {
-  const { rows } = await sql.query<{ id: string; state: ConnectionStateName }>(`SELECT id, state FROM connection`);
-  return new Map(rows.map((r) => [r.id, r.state]));
-}
-
-function within<T>(read: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_resolve, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)));
-  return Promise.race([read, late]).finally(() => clearTimeout(timer));
-}
 
 export function registerConnectionStateGauge(registry: Registry, read: () => Promise<Map<string, ConnectionStateName>>): void {
   let last = new Map<string, ConnectionStateName>();

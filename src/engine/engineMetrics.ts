@@ -6,6 +6,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { ClaimedMessage } from './message';
 import type { Outcome } from './outcome';
+import { within } from '../deadline';
 
 export interface EngineMetrics {
   started(message: ClaimedMessage): void;
@@ -20,11 +21,6 @@ export type FinalJobStatus = 'COMPLETED' | 'FAILED';
 /** How long a scrape waits for the queue sizes before it shows the last reading (the database may be away). */
 const QUEUED_READ_TIMEOUT_MS = 1000;
 
-function within<T>(read: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_resolve, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)));
-  return Promise.race([read, late]).finally(() => clearTimeout(timer));
-}
 
 export function createEngineMetrics(
   registry: Registry,

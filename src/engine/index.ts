@@ -12,8 +12,8 @@ export { foldQueueTally } from './queueTallyFolding';
 
 // What the API asks of the engine's store, inside its own transactions.
 export { enqueue, cancelJobs, moveQueued, countQueued, type QueueTally } from './store';
-// Connection state: an operator's pause and resume, and a probe at once after a config or credentials change.
-export { pauseConnection, resumeConnection, probeNow, type StateChange } from './store';
+// Connection state: an operator's pause and resume, a probe at once after a config or credentials change, every connection's own state (the gauge).
+export { pauseConnection, resumeConnection, probeNow, connectionStates, type StateChange } from './store';
 export { firstSourcePayload, type MessagePayload, type NewMessage, type RetryOrigin } from './message';
 
 // A queue owner's concurrency policy: the API validates and stores it, the engine obeys it.

@@ -6,28 +6,11 @@
  * credentials are fixed. One record that always fails while its neighbours
  * succeed fails alone, and the connection stays ONLINE.
  */
-import { Client } from 'pg';
 import { useTestSluice, type TestSluice } from '../support/sluice';
+import { stateOf } from './stateApi';
 import { createFlow, createHttpConnection, runFlow, waitForJob, waitUntil, ORDERS_PAGING } from '../support/flows';
 import { json, orders, startRecordingApi, type RecordingApi } from '../support/recordingApi';
 import { openSocket, record } from '../support/liveClient';
-
-interface StoredState {
-  state: string;
-  state_reason: string | null;
-  next_probe_at: Date | null;
-}
-
-async function stateOf(s: TestSluice, connectionId: string): Promise<StoredState> {
-  const db = new Client({ connectionString: s.databaseUrl });
-  await db.connect();
-  try {
-    const { rows } = await db.query<StoredState>(`SELECT state, state_reason, next_probe_at FROM connection WHERE id = $1`, [connectionId]);
-    return rows[0]!;
-  } finally {
-    await db.end();
-  }
-}
 
 /** A flow exporting `records` orders from `source` and importing each into `destination` through its own connection. */
 async function exportImport(s: TestSluice, source: RecordingApi, destination: RecordingApi, records: number, importOptions: Parameters<typeof createHttpConnection>[2]) {
@@ -75,8 +58,8 @@ describe('connection state: applications that go away', () => {
     downAt = Date.now();
     await waitUntil(async () => (await stateOf(s, to)).state === 'OFFLINE', 10000, 'the connection OFFLINE');
     const offline = await stateOf(s, to);
-    expect(offline.state_reason).toMatch(/HTTP_503/);
-    expect(offline.next_probe_at).not.toBeNull();
+    expect(offline.stateReason).toMatch(/HTTP_503/);
+    expect(offline.nextProbeAt).not.toBeNull();
     await new Promise((r) => setTimeout(r, 12500 - (Date.now() - downAt)));
     down = 'reset';
     await new Promise((r) => setTimeout(r, 25000 - (Date.now() - downAt)));
@@ -124,8 +107,8 @@ describe('connection state: applications that go away', () => {
     const jobId = await runFlow(s, flowId);
     await waitUntil(async () => (await stateOf(s, to)).state === 'OFFLINE', 10000, 'the connection OFFLINE');
     const offline = await stateOf(s, to);
-    expect(offline.state_reason).toMatch(/HTTP_401/);
-    expect(offline.state_reason).not.toMatch(/expired-token-1234/);
+    expect(offline.stateReason).toMatch(/HTTP_401/);
+    expect(offline.stateReason).not.toMatch(/expired-token-1234/);
     // Held: a few probes go out, no record fails.
     await new Promise((r) => setTimeout(r, 2000));
     expect(destination.imported).toHaveLength(0);

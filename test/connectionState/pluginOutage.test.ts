@@ -7,21 +7,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client } from 'pg';
-import { useTestSluice, type TestSluice } from '../support/sluice';
+import { useTestSluice } from '../support/sluice';
+import { stateOf } from './stateApi';
 import { createFlow, runFlow, waitForJob, waitUntil } from '../support/flows';
 
 const fixture = (name: string): string => path.join(__dirname, '..', 'fixtures', 'plugins', name);
 
-async function stateOf(s: TestSluice, connectionId: string): Promise<string> {
-  const db = new Client({ connectionString: s.databaseUrl });
-  await db.connect();
-  try {
-    return (await db.query<{ state: string }>(`SELECT state FROM connection WHERE id = $1`, [connectionId])).rows[0]!.state;
-  } finally {
-    await db.end();
-  }
-}
 
 describe('connection state: a plugin whose application goes away', () => {
   const s = useTestSluice({ engine: true, env: { CONNECTOR_PLUGINS: fixture('away.cjs'), PROBE_MAX_BACKOFF_MS: '1500' } });
@@ -41,7 +32,7 @@ describe('connection state: a plugin whose application goes away', () => {
       { kind: 'IMPORT', connectionId: conn, config: {} },
     ]);
     const jobId = await runFlow(s, flow.id);
-    await waitUntil(async () => (await stateOf(s, conn)) === 'OFFLINE', 10000, 'the connection OFFLINE');
+    await waitUntil(async () => (await stateOf(s, conn)).state === 'OFFLINE', 10000, 'the connection OFFLINE');
     // Held over several probes' worth of time: nothing fails meanwhile.
     await new Promise((r) => setTimeout(r, 3000));
     const held = await s.ok<{ job: { status: string; recordsFailed: number } }>(`query($id: ID!) { job(id: $id) { status recordsFailed } }`, { id: jobId });
@@ -49,7 +40,7 @@ describe('connection state: a plugin whose application goes away', () => {
     fs.rmSync(downFile);
     const job = await waitForJob(s, jobId, 20000);
     expect(job).toMatchObject({ status: 'COMPLETED', recordsExported: 12, recordsSucceeded: 12, recordsFailed: 0, errors: [] });
-    expect(await stateOf(s, conn)).toBe('ONLINE');
+    expect((await stateOf(s, conn)).state).toBe('ONLINE');
     const imported = fs.readFileSync(importedFile, 'utf8').trim().split('\n').map(Number);
     expect(new Set(imported)).toEqual(new Set(Array.from({ length: 12 }, (_, i) => i + 1)));
     fs.rmSync(dir, { recursive: true, force: true });

@@ -4,22 +4,12 @@
  * state survives a restart of every process; and once the application is
  * back, whichever process probes it brings it ONLINE for all.
  */
-import { Client } from 'pg';
 import { startTestSluice, type TestSluice } from '../support/sluice';
+import { stateOf } from './stateApi';
 import { createFlow, createHttpConnection, runFlow, waitForJob, waitUntil, ORDERS_PAGING } from '../support/flows';
 import { orders, startRecordingApi, type RecordingApi } from '../support/recordingApi';
 import { startSluiceProcess, stopSluiceProcesses, type SluiceProcess } from '../support/sluiceProcess';
 
-async function stateOf(s: TestSluice, connectionId: string): Promise<string> {
-  const db = new Client({ connectionString: s.databaseUrl });
-  await db.connect();
-  try {
-    const { rows } = await db.query<{ state: string }>(`SELECT state FROM connection WHERE id = $1`, [connectionId]);
-    return rows[0]!.state;
-  } finally {
-    await db.end();
-  }
-}
 
 describe('connection state across processes', () => {
   let s: TestSluice;
@@ -59,7 +49,7 @@ describe('connection state across processes', () => {
     const jobId = await runFlow(s, flow.id);
     await waitUntil(() => destination.imported.length >= 20, 20000, '20 records imported');
     down = true;
-    await waitUntil(async () => (await stateOf(s, to)) === 'OFFLINE', 15000, 'the connection OFFLINE');
+    await waitUntil(async () => (await stateOf(s, to)).state === 'OFFLINE', 15000, 'the connection OFFLINE');
 
     const offlineSeenAt = Date.now();
     // Probes by ping (the config names one), one at a time across both processes.
@@ -78,14 +68,14 @@ describe('connection state across processes', () => {
       w.signal('SIGTERM');
       expect((await w.exited).code).toBe(0);
     }
-    expect(await stateOf(s, to)).toBe('OFFLINE');
+    expect((await stateOf(s, to)).state).toBe('OFFLINE');
     workers.push(await startSluiceProcess(s, WORKER_ENV), await startSluiceProcess(s, WORKER_ENV));
-    expect(await stateOf(s, to)).toBe('OFFLINE');
+    expect((await stateOf(s, to)).state).toBe('OFFLINE');
 
     down = false;
     const job = await waitForJob(s, jobId, 30000);
     expect(job).toMatchObject({ status: 'COMPLETED', recordsExported: 100, recordsSucceeded: 100, recordsFailed: 0, errors: [] });
-    expect(await stateOf(s, to)).toBe('ONLINE');
+    expect((await stateOf(s, to)).state).toBe('ONLINE');
     expect(new Set((destination.imported as { id: number }[]).map((r) => r.id)).size).toBe(100);
   }, 120000);
 });

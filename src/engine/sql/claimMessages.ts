@@ -56,6 +56,33 @@ export interface Claim {
   released: boolean;
 }
 
+/** A started message's row, as the claim and the probe's claim (probes.ts) return it. */
+export interface StartedRow {
+  id: string; // bigint: enqueue order
+  queue_owner_id: string;
+  connection_id: string;
+  job_id: string;
+  step_id: string;
+  payload: MessagePayload;
+  attempts: number; // including this start
+  lease_id: string; // proves ownership when completing
+  idempotency_key: string; // the same on every retry
+}
+
+export function claimedMessageOf(r: StartedRow): ClaimedMessage {
+  return {
+    id: r.id,
+    queueOwnerId: r.queue_owner_id,
+    connectionId: r.connection_id,
+    jobId: r.job_id,
+    stepId: r.step_id,
+    payload: r.payload,
+    attempts: r.attempts,
+    leaseId: r.lease_id,
+    idempotencyKey: r.idempotency_key,
+  };
+}
+
 const ids = (messages: readonly ClaimedMessage[] = []): string[] => messages.map((m) => m.id);
 const leases = (messages: readonly ClaimedMessage[] = []): string[] => messages.map((m) => m.leaseId);
 
@@ -72,18 +99,7 @@ export async function claimMessages(db: Queryable, ownerId: string, max: number,
   const reserved: ClaimedMessage[] = [];
   for (const r of rows) {
     if (r.id === null) continue;
-    const message: ClaimedMessage = {
-      id: r.id,
-      queueOwnerId: r.queue_owner_id,
-      connectionId: r.connection_id,
-      jobId: r.job_id,
-      stepId: r.step_id,
-      payload: r.payload,
-      attempts: r.attempts,
-      leaseId: r.lease_id,
-      idempotencyKey: r.idempotency_key,
-    };
-    (r.reserved ? reserved : messages).push(message);
+    (r.reserved ? reserved : messages).push(claimedMessageOf({ ...r, id: r.id }));
   }
   return {
     messages,

@@ -11,7 +11,8 @@
  * doubling, with ±25 % jitter (sluice_probe_backoff.sql), up to the cap the
  * engine passes; it never stops while the connection is OFFLINE.
  */
-import type { ClaimedMessage, MessagePayload } from '../message';
+import type { ClaimedMessage } from '../message';
+import { claimedMessageOf, type StartedRow } from './claimMessages';
 import { notifyStateChanged } from './connectionStateChanges';
 import type { Queryable } from './queryable';
 
@@ -47,23 +48,8 @@ export async function extendProbeLeases(db: Queryable, connectionIds: readonly s
 
 /** Starts the probe's message (no ping): functions/sluice_claim_probe.sql. Null: nothing to send now. */
 export async function claimProbe(db: Queryable, connectionId: string, leaseMs: number): Promise<ClaimedMessage | null> {
-  const { rows } = await db.query<{
-    id: string; queue_owner_id: string; connection_id: string; job_id: string; step_id: string;
-    payload: MessagePayload; attempts: number; lease_id: string; idempotency_key: string;
-  }>(`SELECT * FROM sluice_claim_probe($1, $2)`, [connectionId, leaseMs]);
-  const r = rows[0];
-  if (!r) return null;
-  return {
-    id: r.id,
-    queueOwnerId: r.queue_owner_id,
-    connectionId: r.connection_id,
-    jobId: r.job_id,
-    stepId: r.step_id,
-    payload: r.payload,
-    attempts: r.attempts,
-    leaseId: r.lease_id,
-    idempotencyKey: r.idempotency_key,
-  };
+  const { rows } = await db.query<StartedRow>(`SELECT * FROM sluice_claim_probe($1, $2)`, [connectionId, leaseMs]);
+  return rows[0] ? claimedMessageOf(rows[0]) : null;
 }
 
 /**

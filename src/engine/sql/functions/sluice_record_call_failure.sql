@@ -67,41 +67,41 @@ DECLARE
   v_exhausted boolean := (p_failure->>'exhausted')::boolean;
   v_calls int;
   v_messages bigint[] := '{}';
-  v_state text;
+  v_target uuid;
   v_offline uuid;
   v_away boolean;
 BEGIN
+  -- Which connection the failure takes OFFLINE, if any: a 401 the call's
+  -- own; otherwise the queue owner, once its run of failures says so.
   IF v_signal = 'unauthorized' THEN
-    UPDATE connection c
-       SET state = 'OFFLINE', state_changed_at = now(), state_reason = v_reason,
-           next_probe_at = clock_timestamp() + sluice_probe_backoff(1000), probe_backoff_ms = 1500,
-           probe_lease_until = NULL, probe_failures = 0
-     WHERE c.id = v_connection AND c.state = 'ONLINE'
-    RETURNING c.id INTO v_offline;
+    v_target := v_connection;
   ELSE
     UPDATE connection c
        SET failed_calls = c.failed_calls + 1,
            failed_call_messages = CASE WHEN v_message = ANY (c.failed_call_messages) OR cardinality(c.failed_call_messages) >= 64
                                        THEN c.failed_call_messages ELSE c.failed_call_messages || v_message END
      WHERE c.id = v_owner
-    RETURNING c.failed_calls, c.failed_call_messages, c.state INTO v_calls, v_messages, v_state;
-    IF v_state = 'ONLINE'
-       AND ((v_calls >= (p_failure->>'threshold')::int AND cardinality(v_messages) >= 2)
-            OR (v_exhausted AND v_signal = 'unavailable' AND v_calls >= (p_failure->>'attempts')::int)) THEN
-      UPDATE connection c
-         SET state = 'OFFLINE', state_changed_at = now(), state_reason = v_reason,
-             next_probe_at = clock_timestamp() + sluice_probe_backoff(1000), probe_backoff_ms = 1500,
-             probe_lease_until = NULL, probe_failures = 0
-       WHERE c.id = v_owner
-      RETURNING c.id INTO v_offline;
-      IF v_offline IS NOT NULL THEN
-        UPDATE queue_message m SET attempts = m.attempts - 1
-         WHERE m.id IN (SELECT q.id FROM queue_message q
-                         WHERE q.id = ANY (v_messages) AND q.id <> v_message AND q.queue_owner_id = v_owner
-                           AND q.state = 'queued' AND q.lease_id IS NULL AND q.attempts > 0
-                         FOR UPDATE SKIP LOCKED);
-      END IF;
+    RETURNING c.failed_calls, c.failed_call_messages INTO v_calls, v_messages;
+    IF (v_calls >= (p_failure->>'threshold')::int AND cardinality(v_messages) >= 2)
+       OR (v_exhausted AND v_signal = 'unavailable' AND v_calls >= (p_failure->>'attempts')::int) THEN
+      v_target := v_owner;
     END IF;
+  END IF;
+  IF v_target IS NOT NULL THEN
+    UPDATE connection c
+       SET state = 'OFFLINE', state_changed_at = now(), state_reason = v_reason,
+           next_probe_at = clock_timestamp() + sluice_probe_backoff(1000), probe_backoff_ms = 1500,
+           probe_lease_until = NULL, probe_failures = 0
+     WHERE c.id = v_target AND c.state = 'ONLINE'
+    RETURNING c.id INTO v_offline;
+  END IF;
+  -- The run's other calls get their attempt back (empty for a 401).
+  IF v_offline IS NOT NULL AND cardinality(v_messages) > 0 THEN
+    UPDATE queue_message m SET attempts = m.attempts - 1
+     WHERE m.id IN (SELECT q.id FROM queue_message q
+                     WHERE q.id = ANY (v_messages) AND q.id <> v_message AND q.queue_owner_id = v_owner
+                       AND q.state = 'queued' AND q.lease_id IS NULL AND q.attempts > 0
+                     FOR UPDATE SKIP LOCKED);
   END IF;
   IF v_offline IS NOT NULL THEN
     PERFORM pg_notify('sluice_state', v_owner::text);
