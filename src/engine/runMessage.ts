@@ -150,7 +150,7 @@ export async function runMessage(deps: RunDeps, message: ClaimedMessage, control
   const log = connectorLogger(deps.logger, { messageId: message.id, jobId: message.jobId, stepId: message.stepId });
   let step: PlannedStep | undefined;
   let autoRecover = false;
-  let credentialValues: readonly string[] = [];
+  let credentials: unknown = null;
   let slowDownMs: number | undefined;
   try {
     const plan = await deps.plans.plan(message.jobId, message.payload.retry?.generation);
@@ -159,8 +159,7 @@ export async function runMessage(deps: RunDeps, message: ClaimedMessage, control
     if (!step || !connection) return { kind: 'done', message, followUps: [], delta: NO_DELTA, errors: [], unanswered: true }; // deleted meanwhile
     const currentStep = step;
     autoRecover = connection.autoRecover;
-    const credentials = connection.credentials;
-    credentialValues = secretStrings(credentials);
+    credentials = connection.credentials;
     const ctx: StepCallContext<unknown, unknown, JsonRecord> = {
       config: connection.config,
       credentials,
@@ -199,10 +198,10 @@ export async function runMessage(deps: RunDeps, message: ClaimedMessage, control
     if (signal.aborted && signal.reason === 'canceled') return { kind: 'done', message, followUps: [], delta: NO_DELTA, errors: [], unanswered: true };
     if (!step) return { kind: 'retry', message, delayMs: backoffMs(deps.retry, message.attempts), refund: false, reason: describeThrown(error) };
     try {
-      return classify(deps, message, step, error, { autoRecover, credentialValues }, log, startedAt);
+      return classify(deps, message, step, error, { autoRecover, credentials }, log, startedAt);
     } catch {
       // What the plugin threw cannot even be inspected (a throwing getter, a hostile Proxy): still transient.
-      return classify(deps, message, step, new TransientError('the connector threw something that cannot be read', 'PLUGIN_ERROR'), { autoRecover, credentialValues }, log, startedAt);
+      return classify(deps, message, step, new TransientError('the connector threw something that cannot be read', 'PLUGIN_ERROR'), { autoRecover, credentials }, log, startedAt);
     }
   }
 }
@@ -212,7 +211,7 @@ function classify(
   message: ClaimedMessage,
   step: PlannedStep,
   error: unknown,
-  { autoRecover, credentialValues }: { autoRecover: boolean; credentialValues: readonly string[] },
+  { autoRecover, credentials }: { autoRecover: boolean; credentials: unknown },
   log: ConnectorLogger,
   startedAt: number,
 ): Outcome {
@@ -224,7 +223,7 @@ function classify(
     const code = String(permanent.code);
     if (!UNAUTHORIZED_CODES.has(code)) return failed(message, step, code, describeThrown(permanent));
     // Refused credentials: the connection goes OFFLINE, the record keeps its place (connection state).
-    return failedCall(deps, message, step, code, describeThrown(permanent), { signal: 'unauthorized', reason: stateReason(code, permanent, credentialValues) }, exhausted);
+    return failedCall(deps, message, step, code, describeThrown(permanent), { signal: 'unauthorized', reason: stateReason(code, permanent, credentials) }, exhausted);
   }
   if (kind === 'rate-limited') {
     const limited = error as RateLimitedError;
@@ -256,7 +255,7 @@ function classify(
     if (exhausted) return failed(message, step, code, `${reason} (gave up after ${message.attempts} attempts)`);
     return { kind: 'retry', message, delayMs: backoffMs(deps.retry, message.attempts), refund: false, reason };
   }
-  const failure: CallFailure = { signal: UNAVAILABLE_CODES.has(code) ? 'unavailable' : 'transient', reason: stateReason(code, error, credentialValues) };
+  const failure: CallFailure = { signal: UNAVAILABLE_CODES.has(code) ? 'unavailable' : 'transient', reason: stateReason(code, error, credentials) };
   return failedCall(deps, message, step, code, reason, failure, exhausted);
 }
 
@@ -285,9 +284,10 @@ function failedCall(deps: RunDeps, message: ClaimedMessage, step: PlannedStep, c
 const REASON_LIMIT = 300;
 
 /** What Connection.stateReason says of an error: its code and message, never a credential (they may be echoed in a body). */
-function stateReason(code: string, error: unknown, credentialValues: readonly string[]): string {
+function stateReason(code: string, error: unknown, credentials: unknown): string {
   let text = `${code}: ${describeThrown(error)}`;
-  for (const secret of credentialValues) text = text.split(secret).join('[credential]');
+  // Only for a failed call: no call pays for walking its credentials.
+  for (const secret of secretStrings(credentials)) text = text.split(secret).join('[credential]');
   return text.length > REASON_LIMIT ? `${text.slice(0, REASON_LIMIT - 1)}…` : text;
 }
 
