@@ -17,6 +17,7 @@ import { CredentialsKeyCheck1765200000000 } from './1765200000000-CredentialsKey
 import { SqlFunctionFiles1765400000000 } from './1765400000000-SqlFunctionFiles';
 import { FailedRecords1765500000000 } from './1765500000000-FailedRecords';
 import { ConnectionState1765600000000 } from './1765600000000-ConnectionState';
+import { OneWayIn1765700000000 } from './1765700000000-OneWayIn';
 
 export const migrations = [
   Foundation1763890000000,
@@ -33,4 +34,5 @@ export const migrations = [
   SqlFunctionFiles1765400000000,
   FailedRecords1765500000000,
   ConnectionState1765600000000,
+  OneWayIn1765700000000,
 ];

@@ -7,9 +7,10 @@
  */
 import type { Pool } from 'pg';
 import type { Logger } from '../logger';
+import type { ClaimedMessage } from './message';
 import type { Outcome } from './outcome';
 import * as store from './store';
-import type { CompletionResult } from './store';
+import type { CompletionResult, SlotEnd } from './store';
 
 const MAX_BATCH = 1000;
 const RETRY_DELAY_MS = 500;
@@ -17,8 +18,10 @@ const RETRY_DELAY_MS = 500;
  * How long the first outcome of a batch waits for others before the commit
  * goes out, while other calls run (alone, an outcome commits at once: the
  * next message of an idle queue would otherwise meet this commit on its way,
- * +1.5 ms enqueue-to-start in `npm run bench -- latency`). No slot waits for a commit (the claim reports ended calls: see
- * dispatcher.ts), only follow-ups, counters and the end of jobs do; while
+ * +1.5 ms enqueue-to-start in `npm run bench -- latency`). A busy slot
+ * does not wait for it (the ended call's successor from the prefetch runs
+ * already; the commit records the hand-on), only follow-ups, counters, the
+ * end of jobs and a slot with no successor do; while
  * at a low level each outcome was its own commit, and a statement's socket
  * write is much of what a call costs here (`npm run bench --
  * hiddenConcurrency`, BENCH_SERVER_NODE_ARGS=--cpu-prof). At a fixed level
@@ -28,7 +31,7 @@ const RETRY_DELAY_MS = 500;
 export const LINGER_MS = 3;
 
 export class CompletionBatch {
-  private pending: Outcome[] = [];
+  private pending: SlotEnd[] = [];
   private waiters: (() => void)[] = [];
   private flushing = false;
   private lingering: NodeJS.Timeout | null = null;
@@ -41,9 +44,13 @@ export class CompletionBatch {
     private readonly othersRunning: () => boolean = () => true,
   ) {}
 
-  /** Resolves once the outcome is committed. */
-  add(outcome: Outcome): Promise<void> {
-    this.pending.push(outcome);
+  /**
+   * Resolves once the outcome is committed; with a `successor` (the
+   * prefetched message started in the ended call's slot), that one's start
+   * is recorded in the same statement.
+   */
+  add(outcome: Outcome, successor: ClaimedMessage | null = null): Promise<void> {
+    this.pending.push({ outcome, successor });
     const committed = new Promise<void>((resolve) => this.waiters.push(resolve));
     if (!this.flushing && this.lingering === null && !this.othersRunning()) {
       void this.flush();
@@ -66,8 +73,8 @@ export class CompletionBatch {
       const batch = this.pending.splice(0, MAX_BATCH);
       const waiters = this.waiters.splice(0, batch.length);
       try {
-        const result = await this.commit(batch);
-        this.onCommitted(result, batch);
+        const result = await store.complete(this.pool, batch);
+        this.onCommitted(result, batch.map((e) => e.outcome));
         for (const w of waiters) w();
       } catch (error) {
         // The database is away (restart, failover): keep the outcomes and try
@@ -79,9 +86,5 @@ export class CompletionBatch {
       }
     }
     this.flushing = false;
-  }
-
-  private commit(batch: Outcome[]): Promise<CompletionResult> {
-    return store.complete(this.pool, batch);
   }
 }

@@ -123,7 +123,7 @@ export class QueueEngine {
       },
       jobCanceled: (jobId) => {
         this.canceledJobs.remember(jobId);
-        for (const d of this.dispatchers.values()) d.abort('canceled', jobId);
+        for (const d of this.dispatchers.values()) d.jobCanceled(jobId);
       },
     });
     this.plans = new JobPlans(this.pool, options.cipher);
@@ -159,8 +159,6 @@ export class QueueEngine {
       for (const jobId of result.finishedJobs) this.plans.forget(jobId);
       // Follow-ups may have gone to any queue here: wake those with work.
       for (const owner of result.busyOwners) this.dispatcherFor(owner)?.wake();
-      // The committed outcomes freed their slots: a dispatcher holding reservations may start them now.
-      for (const owner of new Set(outcomes.map((o) => o.message.queueOwnerId))) this.dispatchers.get(owner)?.outcomesCommitted();
       this.rateLimits.committed(outcomes);
       // A retry waits out its backoff in the queue: wake its queue when that is over, not at the next poll.
       for (const o of outcomes) {
@@ -209,6 +207,7 @@ export class QueueEngine {
       const { options } = this;
       dispatcher = new QueueDispatcher(ownerId, {
         pool: this.pool,
+        engineId: this.registration.engineId,
         leaseMs: options.leaseMs,
         maxInFlight: options.maxInFlightPerQueue ?? 200,
         logger: options.logger,
@@ -218,7 +217,7 @@ export class QueueEngine {
             message,
             controller,
           ),
-        complete: (outcome) => this.completions.add(outcome),
+        complete: (outcome, successor) => this.completions.add(outcome, successor),
         beforeRelease: async (called) => {
           const outcome = await this.health.beforeRelease(called);
           const owner = outcome.message.queueOwnerId;
@@ -262,7 +261,7 @@ export class QueueEngine {
   private async poll(): Promise<void> {
     if (this.phase !== 'running') return;
     for (const owner of await store.queuesWithWork(this.pool)) this.dispatcherFor(owner)?.wake();
-    for (const d of this.dispatchers.values()) if (d.holdsReservations) d.wake();
+    for (const d of this.dispatchers.values()) if (d.holdsPrefetch) d.wake();
   }
 
   private async heartbeat(): Promise<void> {

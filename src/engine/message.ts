@@ -1,6 +1,6 @@
 /**
  * What a queue message asks for: one request through one connection. The
- * payload says which call; the row (sql/claimMessages.ts) says for which job
+ * payload says which call; the row (sql/claim.ts) says for which job
  * and step, how often it was tried and under which lease.
  */
 import type { JsonRecord } from '../connectors/sdk';

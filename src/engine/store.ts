@@ -9,7 +9,7 @@
  * sql/functions/, one `.sql` file each (docs/engine-sql.md lists them).
  *
  *   enqueue         messages behind those queued; one into an idle queue starts at once
- *   claim           the head of one queue, within the level across processes
+ *   claim           the head of one queue, within the level across processes; and a prefetch
  *   complete        a batch of outcomes, in one round trip
  *   cancelJobs      a cancel's share: waiting messages dropped, running calls told to abort
  *   moveQueued      a borrow change's share: waiting messages join the new queue owner's queue
@@ -20,8 +20,8 @@
  *                   an operator's changes of connection state
  */
 export { enqueueMessages as enqueue, notifyQueues } from './sql/enqueueMessages';
-export { claimMessages as claim, type Claim, type ClaimReport } from './sql/claimMessages';
-export { completeMessages as complete, type CompletionResult } from './sql/completeMessages';
+export { claim, type Claim, type ClaimRequest } from './sql/claim';
+export { completeMessages as complete, type CompletionResult, type SlotEnd } from './sql/completeMessages';
 export { cancelJobs } from './sql/cancelJobs';
 export { moveQueued } from './sql/moveQueued';
 export { queueTallies as countQueued, queuedPerOwner, rollUpQueueTally, type QueueTally } from './sql/queueTally';

@@ -58,7 +58,7 @@ export async function startTestSluice(options: TestSluiceOptions = {}): Promise<
   const lines = options.logLines;
   const logger = lines
     ? createLogger('debug', { write: (line: string) => void lines.push(line) } as unknown as pino.DestinationStream)
-    : createLogger('silent');
+    : createLogger(process.env.TEST_LOG === '1' ? 'warn' : 'silent');
   const sluice = await startSluice(config, logger);
   const url = sluice.url;
 

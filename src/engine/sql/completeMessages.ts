@@ -8,8 +8,15 @@
  * (functions/sluice_complete_messages.sql). It runs as a single
  * statement, so it is one transaction on its own.
  */
+import type { ClaimedMessage } from '../message';
 import { applicationAnswered, type Outcome } from '../outcome';
 import type { Queryable } from './queryable';
+
+/** A call's end as committed: its outcome, and the prefetched message started in its slot, if any. */
+export interface SlotEnd {
+  outcome: Outcome;
+  successor: ClaimedMessage | null;
+}
 
 export interface CompletionResult {
   /** Queue owners that gained messages (follow-ups, retries). */
@@ -25,10 +32,11 @@ export interface CompletionResult {
  * showed in burst profiles (`npm run bench -- burst`). Ids are bigint and uuid
  * strings from PostgreSQL; everything else goes through JSON.stringify.
  */
-function outcomeJson(outcome: Outcome, n: number): string {
+function outcomeJson({ outcome, successor }: SlotEnd, n: number): string {
   const { message } = outcome;
   const answered = applicationAnswered(outcome) ? `,"answered_owner":"${message.queueOwnerId}"` : '';
-  const base = `{"n":${n},"id":${message.id},"lease_id":"${message.leaseId}","job_id":"${message.jobId}"${answered}`;
+  const next = successor ? `,"successor_id":${successor.id},"successor_lease":"${successor.leaseId}","successor_job":"${successor.jobId}"` : '';
+  const base = `{"n":${n},"id":${message.id},"lease_id":"${message.leaseId}","job_id":"${message.jobId}","attempts":${message.attempts}${answered}${next}`;
   switch (outcome.kind) {
     case 'done': {
       const { delta } = outcome;
@@ -60,11 +68,11 @@ function outcomeJson(outcome: Outcome, n: number): string {
   }
 }
 
-export async function completeMessages(db: Queryable, outcomes: Outcome[]): Promise<CompletionResult> {
+export async function completeMessages(db: Queryable, ends: readonly SlotEnd[]): Promise<CompletionResult> {
   // freed_owners (queues whose slots a commit freed) is for other processes, which learn it by NOTIFY.
   const { rows } = await db.query<{ busy_owners: string[]; finished_jobs: string[] }>(
     `SELECT busy_owners, finished_jobs FROM sluice_complete_messages($1::jsonb)`,
-    [`[${outcomes.map(outcomeJson).join(',')}]`],
+    [`[${ends.map(outcomeJson).join(',')}]`],
   );
   const row = rows[0];
   return { busyOwners: row?.busy_owners ?? [], finishedJobs: row?.finished_jobs ?? [] };

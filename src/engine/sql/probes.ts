@@ -12,7 +12,7 @@
  * engine passes; it never stops while the connection is OFFLINE.
  */
 import type { ClaimedMessage } from '../message';
-import { claimedMessageOf, type StartedRow } from './claimMessages';
+import { claimedMessageOf, type StartedRow } from './claim';
 import { notifyStateChanged } from './connectionStateChanges';
 import type { Queryable } from './queryable';
 

@@ -11,6 +11,14 @@
 --   p_outcomes   a JSON array, one element per message (type sluice_outcome):
 --     n                     its place in the batch (follow-ups are enqueued in this order)
 --     id, lease_id, job_id  the message and the lease it was run under
+--     attempts              its attempts, the call that ended included: written as they are
+--                           ('back'), since a message started from a prefetch had its start
+--                           counted by no claim
+--     successor_id, successor_lease, successor_job
+--                           the prefetched message started in this call's slot, if any:
+--                           marked running (its attempt counted) in this statement, so the
+--                           slot passes from one to the other and the level never moves.
+--                           Skipped when the successor's own outcome is in the batch.
 --     kind                  'done' (delete it) | 'back' (queue it again)
 --     delay_ms, refund      for 'back': when it may start again; 1 gives back the attempt
 --     exported, succeeded, failed, source_failed   for 'done': the job's counter changes
@@ -21,6 +29,10 @@
 --                           idempotency_key, retry_of}] to keep as OPEN JobErrors; each row gets
 --                           its job's flow_id, and job.open_error_count and flow_error_tally
 --                           grow by the errors kept (Failed records: counters read, never counted)
+--
+-- This commit is the one way a slot is freed: a call's slot counts (its row
+-- 'running') until its outcome commits, then goes to its successor or is
+-- free for the next claim.
 --
 -- Returns one row: freed_owners (queues whose slots this commit freed; other
 -- processes learn them by NOTIFY), busy_owners (queues that gained messages:
@@ -40,13 +52,14 @@
 --   The queue owners' connection rows whose run of failed calls an answer
 --     ends, after the job rows (the claim, which updates a connection row for
 --     its rateLimit, also takes job rows first).
---   The job rows FOR UPDATE, in id order (no deadlock between batches). That
+--   The job rows FOR UPDATE (the successors' jobs too), in id order (no
+--     deadlock between batches). That
 --     serializes completions per job, so when two processes finish a job's
 --     last two messages at once, the second sees the first's delete and
 --     finishes the job; without it each could see the other's message still
 --     there and the job would stay RUNNING forever. The job row lock is also
 --     what makes the liveness read here the one that holds at commit.
---   The message rows it deletes or requeues (by the DELETE and UPDATE).
+--   The message rows it deletes, requeues or starts (by the DELETE and UPDATEs).
 --   flow_error_tally rows, in flow id order, after the job rows (resolve and
 --     retry lock job rows first too); never the flow row, which step edits
 --     and replaceConnection lock before job rows.
@@ -67,25 +80,43 @@ DECLARE
   v_finished uuid[];
   v_kept int;
 BEGIN
-  SELECT array_agg(DISTINCT job_id ORDER BY job_id) INTO v_jobs FROM jsonb_populate_recordset(NULL::sluice_outcome, p_outcomes);
+  SELECT array_agg(DISTINCT v.j ORDER BY v.j) INTO v_jobs
+    FROM jsonb_populate_recordset(NULL::sluice_outcome, p_outcomes) o,
+         LATERAL (VALUES (o.job_id), (o.successor_job)) AS v(j)
+   WHERE v.j IS NOT NULL;
   SELECT coalesce(array_agg(j.id) FILTER (WHERE j.status IN ('QUEUED', 'RUNNING')), '{}') INTO v_live
     FROM (SELECT id, status FROM job WHERE id = ANY(v_jobs) ORDER BY id FOR UPDATE) j;
 
   WITH deleted AS (
     DELETE FROM queue_message m USING jsonb_populate_recordset(NULL::sluice_outcome, p_outcomes) o
      WHERE (o.kind = 'done' OR NOT o.job_id = ANY(v_live)) AND m.id = o.id AND m.lease_id = o.lease_id
-    RETURNING m.id, m.queue_owner_id)
-  SELECT coalesce(array_agg(id), '{}'), coalesce(array_agg(DISTINCT queue_owner_id), '{}') INTO v_done, v_freed FROM deleted;
+    RETURNING m.id, m.queue_owner_id, o.successor_id IS NULL AS freed)
+  SELECT coalesce(array_agg(id), '{}'), coalesce(array_agg(DISTINCT queue_owner_id) FILTER (WHERE freed), '{}') INTO v_done, v_freed FROM deleted;
 
   WITH requeued AS (
     UPDATE queue_message m
        SET state = 'queued', lease_id = NULL, lease_expires_at = NULL,
            run_after = now() + o.delay_ms * interval '1 millisecond',
-           attempts = m.attempts - o.refund
+           attempts = coalesce(o.attempts, m.attempts) - o.refund
       FROM jsonb_populate_recordset(NULL::sluice_outcome, p_outcomes) o
      WHERE o.kind = 'back' AND o.job_id = ANY(v_live) AND m.id = o.id AND m.lease_id = o.lease_id
     RETURNING m.queue_owner_id)
   SELECT coalesce(array_agg(DISTINCT queue_owner_id), '{}') INTO v_requeued_owners FROM requeued;
+
+  -- Slots handed on: each successor runs now in its ended call's slot. Only
+  -- a prefetched row still ours (state 'queued', lease unchanged: a claim
+  -- may have started it already, or it went back), and not one that ended
+  -- in this batch too (a row is changed once per statement).
+  WITH promoted AS (
+    UPDATE queue_message m
+       SET state = 'running', attempts = m.attempts + 1
+      FROM jsonb_populate_recordset(NULL::sluice_outcome, p_outcomes) o
+     WHERE o.successor_id IS NOT NULL AND m.id = o.successor_id AND m.lease_id = o.successor_lease
+       AND m.state = 'queued' AND o.successor_job = ANY(v_live)
+       AND NOT EXISTS (SELECT 1 FROM jsonb_populate_recordset(NULL::sluice_outcome, p_outcomes) e WHERE e.id = o.successor_id)
+    RETURNING m.job_id)
+  UPDATE job SET status = 'RUNNING', started_at = clock_timestamp()
+   WHERE job.status = 'QUEUED' AND job.id IN (SELECT promoted.job_id FROM promoted);
 
   WITH inserted AS (
     INSERT INTO queue_message (queue_owner_id, connection_id, job_id, step_id, payload)
