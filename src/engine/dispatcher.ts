@@ -145,7 +145,8 @@ export class QueueDispatcher {
 
   /** The only way the slots change: the reducer's next state, then its effects. */
   private feed(event: SlotsEvent): void {
-    const step = slotsReducer(this.slots, event, { maxInFlight: this.deps.maxInFlight, budgetRoom: this.deps.budgetRoom() });
+    const budget = this.deps.budgetRoom() + this.running.size;
+    const step = slotsReducer(this.slots, event, { maxInFlight: this.deps.maxInFlight, budget });
     this.slots = step.state;
     for (const effect of step.effects) this.perform(effect);
     if (this.idleWaiters.length > 0 && this.isIdle()) for (const w of this.idleWaiters.splice(0)) w();

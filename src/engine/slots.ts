@@ -85,8 +85,13 @@ export interface SlotsState {
 export interface SlotsEnv {
   /** The most calls of one queue this process runs at once (burst mode's practical bound). */
   maxInFlight: number;
-  /** How many more calls the engine's budget across all queues allows (Infinity: no bound). */
-  budgetRoom: number;
+  /**
+   * How many messages this queue may have started here and not committed,
+   * within the engine's budget across all queues (limit/apiShare.ts), the
+   * other queues' calls counted; Infinity: no bound. Absolute, not a room,
+   * so that starts within one step count against it.
+   */
+  budget: number;
 }
 
 /** The claim's answer, as the reducer needs it (store.Claim). */
@@ -172,7 +177,7 @@ export const INITIAL_SLOTS_STATE: SlotsState = {
  */
 export function room(state: SlotsState, env: SlotsEnv): number {
   const share = state.share === null ? Infinity : state.share - state.calls;
-  return Math.max(0, Math.min(env.maxInFlight - state.calls, UNCOMMITTED_PER_CALL * env.maxInFlight - state.uncommitted, env.budgetRoom, share));
+  return Math.max(0, Math.min(env.maxInFlight - state.calls, UNCOMMITTED_PER_CALL * env.maxInFlight - state.uncommitted, env.budget - state.uncommitted, share));
 }
 
 /** The prefetch runs low: at most half the share is left (at level 1: none). */
@@ -261,7 +266,8 @@ function callEnded(state: SlotsState, event: Extract<SlotsEvent, { type: 'callEn
 /** The prefetched message to start in an ended call's slot, if a hand-on is allowed. */
 function handOnTo(state: SlotsState, slowedDown: boolean, env: SlotsEnv): ClaimedMessage | null {
   if (state.stopping || !state.handOn || slowedDown || state.share === null) return null;
-  if (state.calls >= state.share || env.budgetRoom < 0) return null;
+  // Over the engine's budget (the ended call still counts until its commit), calls must drop.
+  if (state.calls >= state.share || state.uncommitted > env.budget) return null;
   return state.prefetch[0] ?? null;
 }
 

@@ -128,14 +128,14 @@ describe('sluice_enqueue_messages', () => {
     expect(started()).toHaveLength(0);
   });
 
-  it('never lets a new message overtake one waiting to start, nor one reserved for a hand-off', async () => {
+  it('never lets a new message overtake one waiting to start, nor one prefetched by a process', async () => {
     const { conn, flowId, importStep } = await queue(3);
     const jobId = await runFlow(s, flowId); // queued: no engine yet
     await registerEngine(db, ENGINE, 30000, 60000);
     await enqueueMessages(db, [{ connectionId: conn, jobId, stepId: importStep, payload: { kind: 'records', records: [{ id: 1 }] } }]);
     expect((await messagesOfJob(jobId)).map((m) => m.state)).toEqual(['queued', 'queued']);
 
-    // Reserved (hidden from claims until its lease runs out, run_after in the future): still ahead of anything new.
+    // Prefetched (hidden from claims until its lease runs out, run_after in the future): still ahead of anything new.
     await db.query(`UPDATE queue_message SET lease_id = gen_random_uuid(), run_after = now() + interval '1 minute' WHERE job_id = $1`, [jobId]);
     await enqueueMessages(db, [{ connectionId: conn, jobId, stepId: importStep, payload: { kind: 'records', records: [{ id: 2 }] } }]);
     expect((await messagesOfJob(jobId)).map((m) => m.state)).toEqual(['queued', 'queued', 'queued']);
@@ -152,18 +152,24 @@ describe('sluice_enqueue_messages', () => {
     expect(started()).toHaveLength(1);
   });
 
-  it('starts nothing while the queue is paused or has a rateLimit', async () => {
+  it('starts nothing while the queue is paused, and under a rateLimit counts the start in its window', async () => {
     await registerEngine(db, ENGINE, 30000, 60000);
     const paused = await queue(5);
     await db.query(`UPDATE connection SET paused_until = now() + interval '1 minute' WHERE id = $1`, [paused.conn]);
     const pausedJob = await runFlow(s, paused.flowId);
-    const limited = await queue(5);
-    await db.query(`UPDATE connection SET rate_limit_requests = 10, rate_limit_per_ms = 1000 WHERE id = $1`, [limited.conn]);
-    const limitedJob = await runFlow(s, limited.flowId);
-
     expect((await messagesOfJob(pausedJob))[0]).toMatchObject({ state: 'queued' });
-    expect((await messagesOfJob(limitedJob))[0]).toMatchObject({ state: 'queued' });
     expect(started()).toHaveLength(0);
+
+    // The start is the claim's (sluice_claim.sql), so the window counts it like any other.
+    const limited = await queue(5);
+    await db.query(`UPDATE connection SET rate_limit_requests = 1, rate_limit_per_ms = 60000 WHERE id = $1`, [limited.conn]);
+    const limitedJob = await runFlow(s, limited.flowId);
+    expect((await messagesOfJob(limitedJob))[0]).toMatchObject({ state: 'running' });
+    const { rows } = await db.query<{ n: number }>(`SELECT cardinality(rate_starts) AS n FROM connection WHERE id = $1`, [limited.conn]);
+    expect(rows[0]!.n).toBe(1);
+    // The window is used up: the next job's first message waits for a claim.
+    const nextJob = await runFlow(s, limited.flowId);
+    expect((await messagesOfJob(nextJob))[0]).toMatchObject({ state: 'queued' });
   });
 
   it('starts a single message in burst mode, and leaves a batch to a claim', async () => {
