@@ -337,7 +337,9 @@ function want(state: SlotsState, env: SlotsEnv): SlotsStep {
       if (state.releaseNext) state = { ...state, releaseNext: false };
       const max = room(state, env);
       const topUp = state.mayHaveWork && prefetchLow(state);
-      if (max === 0 && !topUp) return unchanged(state);
+      // Prefetch held without the word to use it (a change was heard): a claim gets it back.
+      const needsWord = !state.handOn && state.prefetch.length > 0;
+      if (max === 0 && !topUp && !needsWord) return unchanged(state);
       if (!state.mayHaveWork && state.prefetch.length === 0) return unchanged(state);
       if (state.pausesBeingRecorded > 0) return unchanged({ ...state, mode: { kind: 'heldBack' } });
       return claim(state, max, false);
