@@ -34,7 +34,7 @@ export interface SluiceDrainResult {
   postgresCpuMsPerMessage: number;
   /** The same while they were enqueued (not part of the drain's time). */
   postgresEnqueueCpuMsPerMessage: number;
-  /** Claim statements (sluice_claim_messages) during the drain, and the time of each inside PostgreSQL. */
+  /** Claim statements (sluice_claim) during the drain, and the time of each inside PostgreSQL. */
   claims: number;
   claimMsEach: number;
   /** Completion statements (sluice_complete_messages) likewise. */
@@ -122,8 +122,8 @@ export async function drainMessages(h: Harness, messages: number, level: number 
         postgresCpuMsPerMessage: +(postgresCpuMs / messages).toFixed(3),
         postgresEnqueueCpuMsPerMessage: +(postgresEnqueueCpuMs / messages).toFixed(3),
         endpointCpuMsPerMessage: +(endpointCpuMs / messages).toFixed(3),
-        claims: calls('sluice_claim_messages'),
-        claimMsEach: +(selfMs('sluice_claim_messages') / Math.max(1, calls('sluice_claim_messages'))).toFixed(3),
+        claims: calls('sluice_claim'),
+        claimMsEach: +(selfMs('sluice_claim') / Math.max(1, calls('sluice_claim'))).toFixed(3),
         completions: calls('sluice_complete_messages'),
         completionMsEach: +(selfMs('sluice_complete_messages') / Math.max(1, calls('sluice_complete_messages'))).toFixed(3),
       };
@@ -136,7 +136,7 @@ export async function drainMessages(h: Harness, messages: number, level: number 
 async function engineFunctions(db: Client): Promise<Record<string, { calls: number; selfMs: number }>> {
   const { rows } = await db.query<{ funcname: string; calls: string; self_time: number }>(
     `SELECT funcname, sum(calls) AS calls, sum(self_time) AS self_time FROM pg_stat_user_functions
-      WHERE funcname IN ('sluice_claim_messages', 'sluice_complete_messages') GROUP BY funcname`,
+      WHERE funcname IN ('sluice_claim', 'sluice_complete_messages') GROUP BY funcname`,
   );
   // Statistics reach the view when a backend reports them, at most once a second.
   return Object.fromEntries(rows.map((r) => [r.funcname, { calls: Number(r.calls), selfMs: r.self_time }]));

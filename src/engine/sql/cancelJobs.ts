@@ -1,7 +1,7 @@
 /**
  * cancelJobs: the engine's share of a cancel, inside the caller's
  * transaction, once it has marked the jobs CANCELED (holding their rows):
- * their waiting messages are dropped (reservations too: they are 'queued'),
+ * their waiting messages are dropped (prefetched ones too: they are 'queued'),
  * and at commit every process running a call of theirs is told to abort it
  * (sluice_cancel) and jobUpdated subscribers see the CANCELED state without
  * waiting for a re-read (sluice_job). Running messages are not touched here:

@@ -8,7 +8,7 @@
  * whose foreign key takes KEY SHARE on the row, are not held up. Run them inside the caller's
  * transaction: the NOTIFY is delivered at its commit.
  *
- * The claim reads the state under the queue's lock (sluice_claim_messages.sql):
+ * The claim reads the state under the queue's lock (sluice_claim.sql):
  * a pause committed before a claim is obeyed by it, in every process; calls
  * already running finish.
  */

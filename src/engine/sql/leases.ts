@@ -9,9 +9,8 @@ import { notifyQueues } from './enqueueMessages';
 
 /**
  * Heartbeat: pushes the expiry of these leases `leaseMs` ahead: of running
- * messages (and 'done' ones whose outcome is not committed yet), and of
- * reservations (a reservation's run_after is its expiry: see
- * functions/sluice_claim_messages.sql). By id, on the primary key,
+ * messages, and of prefetched ones (a prefetched message's run_after is its
+ * expiry: see functions/sluice_claim.sql). By id, on the primary key,
  * with the lease as proof: a message whose lease changed hands is not ours.
  */
 export async function extendLeases(db: Queryable, leased: readonly { id: string; leaseId: string }[], leaseMs: number): Promise<void> {

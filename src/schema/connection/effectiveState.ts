@@ -1,7 +1,7 @@
 /**
  * The state a connection shows (Connection.state, QueueStats.state): a
  * connection's messages start only while it and its queue owner are ONLINE
- * (the claim, src/engine/sql/functions/sluice_claim_messages.sql), so it
+ * (the claim, src/engine/sql/functions/sluice_claim.sql), so it
  * shows its own state, or its queue owner's when the owner is not ONLINE —
  * state, reason, since when and the next probe all from the same row, so
  * that they never disagree. The SQL twin is liveUpdates.ts's snapshot.

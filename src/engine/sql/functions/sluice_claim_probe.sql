@@ -19,15 +19,15 @@
 -- there: without it, an owner whose only waiting messages are an OFFLINE
 -- borrower's would never be probed); for a borrower, the first of its own
 -- messages. Delayed messages count (a retry's
--- backoff is moot while nothing starts); reservations do not (they belong to
--- a process; a queue that is not ONLINE has none left after its next claim).
+-- backoff is moot while nothing starts); prefetched ones do not (they belong
+-- to a process, which gives them back once a claim says the queue is held).
 --
 -- Returns the started message, or no row: nothing waits, the level is full of
 -- calls still running, or the connection is not OFFLINE any more (or its
 -- queue owner, for a borrower, is not ONLINE: the owner is probed first).
 --
 -- Locks: the claim's advisory lock on the queue owner (see
--- sluice_claim_messages.sql), so the probe's start is counted against the
+-- sluice_claim.sql), so the probe's start is counted against the
 -- level like any claim's; the started message's row and its job's, then the
 -- probed connection's row (probe_last_message), in the claim's order.
 CREATE OR REPLACE FUNCTION sluice_claim_probe(p_connection uuid, p_lease_ms integer)

@@ -14,9 +14,9 @@
 -- made it, so a reader's snapshot sees both or neither.
 --
 -- Counted: queued = state 'queued' (waiting, including retries waiting out
--- their backoff and reservations); running = state 'running' (a call in
--- flight). 'done' (the call ended, its outcome not yet committed) is in
--- neither.
+-- their backoff and prefetched ones); running = state 'running' (a call in
+-- flight, or ended with its outcome not committed yet). 'done', which no
+-- release since the one-way engine writes, is in neither.
 --
 -- Parameters: none (a trigger). Locks: none beyond the insert.
 CREATE OR REPLACE FUNCTION sluice_tally_queue_messages()
