@@ -15,53 +15,26 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
-import type { CredentialCipher } from '../auth/credentialCipher';
-import type { ConnectorRegistry } from '../connectors/registry';
-import type { Logger } from '../logger';
 import { API_SHARE_CHECK_MS, ApiShareBudget, type WaitingApiRequests } from './apiShareBudget';
 import { CompletionBatch } from './completionBatch';
 import { ConnectionHealth } from './connectionHealth';
 import { QueueDispatcher } from './dispatcher';
-import type { EngineMetrics } from './engineMetrics';
 import { EngineRegistration } from './engineRegistration';
 import { JobPlans } from './jobPlans';
-import type { ApiShareOptions } from './limit/apiShare';
 import type { ClaimedMessage } from './message';
 import { ENGINE_LISTENS, NotificationRouting } from './notificationRouting';
 import { Notifications } from './notifications';
 import { RateLimitRecording } from './rateLimitRecording';
 import { RecentCancels } from './recentCancels';
-import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retryPolicy';
+import { DEFAULT_RETRY_POLICY } from './retryPolicy';
 import { runMessage } from './runMessage';
+import type { EngineOptions } from './engineOptions';
 import { messageStartedFor } from './startOnEnqueue';
 import * as store from './store';
 import { OperatorLog } from './operatorLog';
 
 export type { WaitingApiRequests } from './apiShareBudget';
-
-export interface EngineOptions {
-  databaseUrl: string;
-  connectors: ConnectorRegistry;
-  cipher: CredentialCipher;
-  logger: Logger;
-  metrics: EngineMetrics;
-  /** How long a claimed message belongs to this process without a heartbeat. */
-  leaseMs: number;
-  /** How often to look for work that no NOTIFY announced. */
-  pollMs?: number;
-  /** The most messages of one queue this process runs at once. */
-  maxInFlightPerQueue?: number;
-  retry?: RetryPolicy;
-  poolSize?: number;
-  /** The API's share of this process (limit/apiShare.ts); tests make it react faster. */
-  apiShare?: ApiShareOptions;
-  /** Failed calls in a row, of at least two messages, that take a queue owner OFFLINE (default 5). */
-  offlineAfterFailedCalls?: number;
-  /** The longest wait between two probes of an OFFLINE connection (default 2 minutes). */
-  probeMaxBackoffMs?: number;
-  /** Counts the connection state changes this engine makes (sluice_connection_state_changes_total). */
-  connectionStateChanges?: { inc(labels: { connection: string; to: string; reason: string }): void };
-}
+export type { EngineOptions } from './engineOptions';
 
 type Phase = 'created' | 'running' | 'draining' | 'stopped';
 

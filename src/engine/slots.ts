@@ -38,6 +38,7 @@
  * not overtaken by younger ones held here).
  */
 import type { ClaimedMessage } from './message';
+import type { Claim } from './store';
 
 export type SlotsMode = { kind: 'idle' } | { kind: 'claiming'; woken: boolean; again: boolean; sent: SentClaim } | { kind: 'heldBack' };
 
@@ -94,17 +95,8 @@ export interface SlotsEnv {
   budget: number;
 }
 
-/** The claim's answer, as the reducer needs it (store.Claim). */
-export interface ClaimAnswer {
-  messages: readonly ClaimedMessage[];
-  prefetched: readonly ClaimedMessage[];
-  waitMs: number | null;
-  drained: boolean;
-  levelInUse: number | null;
-  share: number | null;
-  mayPrefetch: boolean;
-  released: boolean;
-}
+/** The claim's answer (sql/functions/sluice_claim.sql). */
+export type ClaimAnswer = Claim;
 
 export type SlotsEvent =
   /** A NOTIFY of new work, a poll, the end of a pause or a backoff: the queue may have work. */
