@@ -29,12 +29,24 @@ const RETRY_DELAY_MS = 500;
  * 1.51–1.63 to 1.18–1.27 ms (`BENCH_LEVEL=4 npm run bench -- level`).
  */
 export const LINGER_MS = 3;
+/**
+ * How long a batch may wait while every outcome in it handed its slot on to
+ * a prefetched message: no slot waits for such a commit (the successor runs
+ * already), so more of them share one statement. A socket write per commit
+ * is much of what a call costs (`npm run bench -- peersLevel`,
+ * BENCH_SERVER_NODE_ARGS=--cpu-prof: writev a third of the server's busy
+ * time at level 25). An outcome that frees a slot brings the commit forward
+ * to LINGER_MS.
+ */
+export const HANDED_ON_LINGER_MS = 10;
 
 export class CompletionBatch {
   private pending: SlotEnd[] = [];
   private waiters: (() => void)[] = [];
   private flushing = false;
   private lingering: NodeJS.Timeout | null = null;
+  /** When the lingering batch goes out (performance.now()). */
+  private lingerUntil = 0;
 
   constructor(
     private readonly pool: Pool,
@@ -52,14 +64,19 @@ export class CompletionBatch {
   add(outcome: Outcome, successor: ClaimedMessage | null = null): Promise<void> {
     this.pending.push({ outcome, successor });
     const committed = new Promise<void>((resolve) => this.waiters.push(resolve));
-    if (!this.flushing && this.lingering === null && !this.othersRunning()) {
+    if (this.flushing) return committed;
+    if (this.lingering === null && !this.othersRunning()) {
       void this.flush();
-    } else if (!this.flushing && this.lingering === null) {
-      this.lingering = setTimeout(() => {
-        this.lingering = null;
-        if (!this.flushing) void this.flush();
-      }, LINGER_MS);
+      return committed;
     }
+    const until = performance.now() + (successor ? HANDED_ON_LINGER_MS : LINGER_MS);
+    if (this.lingering !== null && this.lingerUntil <= until) return committed;
+    if (this.lingering !== null) clearTimeout(this.lingering);
+    this.lingerUntil = until;
+    this.lingering = setTimeout(() => {
+      this.lingering = null;
+      if (!this.flushing) void this.flush();
+    }, until - performance.now());
     return committed;
   }
 
