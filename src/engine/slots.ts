@@ -135,12 +135,15 @@ export interface SlotsStep {
 }
 
 /**
- * How many prefetched messages to ask for (the claim caps it at the share).
- * Enough for the calls that end during one claim's round trip and more at
- * level 25 against a 20 ms API (25 calls end every 20 ms; a claim takes 1–5
- * ms); each one held is a message no other process can take meanwhile.
+ * How many prefetched messages to ask for; the claim holds a process to
+ * twice its share of the level. A top-up goes out once no more than the
+ * share is left, so it brings about a share's worth: at level 25 one claim
+ * per 25 records, at level 4 one per 4, and the calls that end during its
+ * round trip (25 every 20 ms against a 20 ms API; a claim takes 1–5 ms) are
+ * handed on from what is left. Each one held is a message no other process
+ * can take meanwhile (until its lease runs out, should this one die).
  */
-export const PREFETCH = 25;
+export const PREFETCH = 50;
 /** Outcomes waiting for their commit, per call allowed in flight (see room). */
 const UNCOMMITTED_PER_CALL = 2;
 
@@ -172,9 +175,9 @@ export function room(state: SlotsState, env: SlotsEnv): number {
   return Math.max(0, Math.min(env.maxInFlight - state.calls, UNCOMMITTED_PER_CALL * env.maxInFlight - state.uncommitted, env.budget - state.uncommitted, share));
 }
 
-/** The prefetch runs low: at most half the share is left (at level 1: none). */
+/** The prefetch runs low: no more than the share is left. */
 function prefetchLow(state: SlotsState): boolean {
-  return state.mayPrefetch !== false && state.share !== null && state.prefetch.length <= Math.floor(state.share / 2);
+  return state.mayPrefetch !== false && state.share !== null && state.prefetch.length <= state.share;
 }
 
 export function slotsReducer(state: SlotsState, event: SlotsEvent, env: SlotsEnv): SlotsStep {

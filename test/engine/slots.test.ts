@@ -73,11 +73,11 @@ describe('slots', () => {
     expect(committed.state.uncommitted).toBe(2);
   });
 
-  it('tops the prefetch up once half the share is left, asking for nothing to start while the slots are full', () => {
+  it('tops the prefetch up once no more than the share is left, asking for nothing to start while the slots are full', () => {
     const run = messages(4);
     const held = messages(3);
     const { effects } = feed([{ type: 'callEnded', messageId: run[0]!.id, slowedDown: false }], busy(4, run, held));
-    // 3 held, one handed on: 2 left = half of 4.
+    // 3 held, one handed on: 2 left, no more than the share.
     expect(claims(effects)).toEqual([{ type: 'claim', max: 0, prefetch: PREFETCH, held: held.slice(1) }]);
   });
 

@@ -15,8 +15,8 @@
 --             of the level; null: no share is counted (the enqueue's claim)
 --   max       the caller's free room: the most messages to start now
 --   prefetch  how many prefetched messages the caller wants to hold after
---             this claim; 0: none, and the held ones go back to the queue
---             (only then: see the release below)
+--             this claim (at most twice its share); 0: none, and the held
+--             ones go back to the queue (only then: see the release below)
 --   lease_ms  the lease of what it starts or prefetches
 --   held      [{id, lease_id}]: prefetched messages the caller holds and has
 --             not started. Free slots go to them first (they are the head of
@@ -149,7 +149,7 @@ BEGIN
   v_may_prefetch := v_level IS NOT NULL AND v_requests IS NULL AND v_state = 'ONLINE' AND v_held_connections IS NULL
                     AND (v_paused IS NULL OR v_paused <= v_now);
   IF v_may_prefetch THEN
-    v_depth := least(v_want_prefetch, v_share);
+    v_depth := least(v_want_prefetch, 2 * v_share);
   END IF;
   IF v_want_prefetch = 0 AND v_held > 0 THEN
     -- Only the caller gives its prefetch back (stopping, or told by an
