@@ -27,8 +27,9 @@
 -- null): wait_ms (paused, or at the rateLimit: how long until something can
 -- start), drained (fewer were ready than asked for: the caller may skip the
 -- queue until it hears of new work), level_in_use (null: burst), share (the
--- most calls the caller should keep in flight: its fair part of the level
--- among the engines that claimed the queue in the last 3 s; null: burst),
+-- most calls the caller should keep in flight: its part of the level among
+-- the engines that claimed the queue in the last 3 s, the parts adding up to
+-- the level; null: burst),
 -- may_prefetch (false: paused, not ONLINE, a rateLimit or burst: the caller
 -- stops starting its prefetch and gives it back with its next claim),
 -- released (the held prefetch went back to the queue: the caller forgets
@@ -107,6 +108,8 @@ DECLARE
   v_claimed int := 0;
   v_started int := 0;
   v_may_prefetch boolean;
+  v_claimers int;
+  v_rank int;
 BEGIN
   -- One claim per queue at a time, across processes (see Locks).
   PERFORM pg_advisory_xact_lock(hashtextextended('sluice.queue:' || v_owner::text, 0));
@@ -142,8 +145,14 @@ BEGIN
       ON CONFLICT ON CONSTRAINT queue_claimer_pkey DO UPDATE SET seen_at = excluded.seen_at;
     END IF;
     DELETE FROM queue_claimer k WHERE k.queue_owner_id = v_owner AND k.seen_at < v_now - interval '3 seconds';
-    SELECT ceil(v_level::numeric / greatest(1, count(*)))::int INTO v_share
+    -- The level split so that the shares add up to it exactly (the first
+    -- engines by id take one more of the remainder): hand-ons keep the
+    -- running count as it is, so shares adding up to more would keep an
+    -- overshoot left by a lowered level for ever.
+    SELECT count(*), count(*) FILTER (WHERE k.engine_id < v_engine) INTO v_claimers, v_rank
       FROM queue_claimer k WHERE k.queue_owner_id = v_owner;
+    v_claimers := greatest(1, v_claimers);
+    v_share := v_level / v_claimers + CASE WHEN v_rank < v_level % v_claimers THEN 1 ELSE 0 END;
   END IF;
 
   v_may_prefetch := v_level IS NOT NULL AND v_requests IS NULL AND v_state = 'ONLINE' AND v_held_connections IS NULL
