@@ -8,9 +8,11 @@
 /** A queue owner gained work or freed a slot (payload: the queue owner's id): its dispatchers claim. */
 export const QUEUE_CHANNEL = 'sluice_queue';
 /**
- * A connection's state changed (payload: its queue owner's id; sluice_queue
- * is notified too): dispatchers hand nothing off before their next claim has
- * read the new state.
+ * What a queue's dispatchers must read before handing another slot on
+ * changed (payload: the queue owner's id; sluice_queue is notified too): a
+ * connection's state, the policy (setConcurrency), a rate-limit pause or a
+ * lower level in use. They hand nothing on before their next claim has read
+ * it.
  */
 export const STATE_CHANNEL = 'sluice_state';
 /** An enqueue started a message for one engine (payload: JSON, see startOnEnqueue.ts). */

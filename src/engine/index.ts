@@ -20,7 +20,7 @@ export { firstSourcePayload, type MessagePayload, type NewMessage, type RetryOri
 export { choosePolicy, policyFromColumns, policyToColumns, type PolicyColumns, type RateLimit } from './concurrencyPolicy';
 
 // The channels the engine's commits notify, and a LISTEN connection for them (live updates).
-export { CANCEL_CHANNEL, JOB_CHANNEL, QUEUE_CHANNEL, START_CHANNEL } from './channels';
+export { CANCEL_CHANNEL, JOB_CHANNEL, QUEUE_CHANNEL, START_CHANNEL, STATE_CHANNEL } from './channels';
 export { Notifications } from './notifications';
 
 // The stored functions' files, for the repeatable step that applies them after the migrations.

@@ -11,6 +11,7 @@
  */
 import { afterOutage, afterRateLimit, afterRateLimitInPause, afterSuccesses, successesBeforeChange, type RecoveryState } from '../limit/recovery';
 import type { RateLimitedCall } from '../outcome';
+import { STATE_CHANNEL } from '../channels';
 import { notifyQueues } from './enqueueMessages';
 import type { Queryable } from './queryable';
 
@@ -110,8 +111,10 @@ export async function recordRateLimits(tx: Queryable, ownerId: string, sample: R
   );
   const needed = successesBeforeChange(state);
   if (state.levelInUse === from && pauseMs === null) return { change: null, successesBeforeChange: needed };
-  // Subscribers see the level in use; other processes' dispatchers re-claim under it.
+  // Subscribers see the level in use; other processes' dispatchers re-claim
+  // under it, and a pause or a lower level stops their hand-ons until then.
   await notifyQueues(tx, [ownerId]);
+  if (pauseMs !== null || state.levelInUse < from) await tx.query(`SELECT pg_notify('${STATE_CHANNEL}', $1::text)`, [ownerId]);
   return {
     change: { from, to: state.levelInUse, pauseMs, reason: sample.rateLimited ? 'rate-limited' : sample.backOnline ? 'back-online' : 'recovering' },
     successesBeforeChange: needed,

@@ -8,7 +8,7 @@
  */
 import type { ConnectionRow } from '../../database/entities';
 import { connectionColumns } from '../../database/entityColumns';
-import { QUEUE_CHANNEL, type PolicyColumns } from '../../engine';
+import { QUEUE_CHANNEL, STATE_CHANNEL, type PolicyColumns } from '../../engine';
 import type { Queryable } from '../../database/queryable';
 
 /** A new connection, every column given; one autocommitted statement. */
@@ -48,14 +48,16 @@ export async function renameConnection(sql: Queryable, id: string, change: { nam
 /**
  * A new concurrency policy for a connection that does not borrow, in one
  * statement: the policy columns, a clean slate for auto-recovery (no pause,
- * no history: the new policy starts fresh), and the NOTIFY that tells the
+ * no history: the new policy starts fresh), and the NOTIFYs that tell the
  * engine and queueSize subscribers (delivered at commit, so never before the
- * change is visible). $2: the policy columns as jsonb.
+ * change is visible): sluice_queue to claim, sluice_state so that no
+ * dispatcher hands a slot on under the old level before its claim has read
+ * the new one. $2: the policy columns as jsonb.
  * The updated row; null when the connection does not exist or borrows (the
  * caller then finds out which, to say so).
  */
 export async function setPolicy(sql: Queryable, id: string, policy: PolicyColumns, updatedAt: Date): Promise<ConnectionRow | null> {
-  const { rows } = await sql.query<ConnectionRow & { notified: unknown }>(
+  const { rows } = await sql.query<ConnectionRow & { notified: unknown; changed: unknown }>(
     `WITH policy AS (
        SELECT * FROM jsonb_to_record($2::jsonb) AS p(
          "autoRecover" boolean, "concurrencyLevel" int, "targetConcurrencyLevel" int, "rateLimitRequests" int, "rateLimitPerMs" int)
@@ -71,12 +73,13 @@ export async function setPolicy(sql: Queryable, id: string, policy: PolicyColumn
         WHERE c.id = $1 AND c.borrow_from_id IS NULL
        RETURNING ${connectionColumns('c')}
      )
-     SELECT updated.*, pg_notify('${QUEUE_CHANNEL}', updated.id::text) AS notified FROM updated`,
+     SELECT updated.*, pg_notify('${QUEUE_CHANNEL}', updated.id::text) AS notified,
+            pg_notify('${STATE_CHANNEL}', updated.id::text) AS changed FROM updated`,
     [id, JSON.stringify(policy), updatedAt],
   );
   const row = rows[0];
   if (!row) return null;
-  const { notified: _notified, ...connection } = row;
+  const { notified: _notified, changed: _changed, ...connection } = row;
   return connection;
 }
 
