@@ -70,6 +70,7 @@ export class QueueDispatcher {
   private readonly ended = new Map<string, Outcome>();
   private idleWaiters: (() => void)[] = [];
   private wakeTimer: NodeJS.Timeout | null = null;
+  private wakeAt = 0;
 
   constructor(
     readonly ownerId: string,
@@ -186,6 +187,7 @@ export class QueueDispatcher {
       answer = await store.claim(this.deps.pool, this.ownerId, {
         engineId: this.deps.engineId,
         max: effect.max,
+        calls: effect.calls,
         prefetch: effect.prefetch,
         held: effect.held,
         leaseMs: this.deps.leaseMs,
@@ -211,8 +213,12 @@ export class QueueDispatcher {
     this.feed({ type: 'committed', count: 1, freed: successor ? 0 : 1 });
   }
 
+  /** Wakes the queue in `ms`, or sooner if an earlier wake is set already (a state's 60 s fallback must not hold back the end of a 100 ms pause). */
   private wakeIn(ms: number): void {
-    if (this.wakeTimer) return;
+    const at = performance.now() + ms;
+    if (this.wakeTimer && this.wakeAt <= at) return;
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.wakeAt = at;
     this.wakeTimer = setTimeout(() => {
       this.wakeTimer = null;
       this.wake();

@@ -118,7 +118,8 @@ export type SlotsEvent =
   | { type: 'stopRequested' };
 
 export type SlotsEffect =
-  | { type: 'claim'; max: number; prefetch: number; held: readonly ClaimedMessage[] }
+  /** `calls`: in flight here, for the claim to apply the share it computes now. */
+  | { type: 'claim'; max: number; calls: number; prefetch: number; held: readonly ClaimedMessage[] }
   | { type: 'start'; message: ClaimedMessage }
   /** Commit the ended call's outcome; `successor` started in its slot. */
   | { type: 'commit'; messageId: string; successor: ClaimedMessage | null }
@@ -164,15 +165,16 @@ export const INITIAL_SLOTS_STATE: SlotsState = {
 };
 
 /**
- * How many more calls may start here now: within this process's bounds
- * (maxInFlight calls in flight; outcomes waiting for their commit count
- * against twice that, so that a database slow to commit holds claims back
- * rather than letting claimed messages pile up), the engine's budget, and
- * the share the last claim gave.
+ * How many more calls may start here now as far as this process knows:
+ * within its bounds (maxInFlight calls in flight; outcomes waiting for their
+ * commit count against twice that, so that a database slow to commit holds
+ * claims back rather than letting claimed messages pile up) and the
+ * engine's budget. The share is the claim's to apply (it computes it afresh:
+ * one remembered here from a claim when another engine was still alive
+ * would hold the queue back for ever).
  */
 export function room(state: SlotsState, env: SlotsEnv): number {
-  const share = state.share === null ? Infinity : state.share - state.calls;
-  return Math.max(0, Math.min(env.maxInFlight - state.calls, UNCOMMITTED_PER_CALL * env.maxInFlight - state.uncommitted, env.budget - state.uncommitted, share));
+  return Math.max(0, Math.min(env.maxInFlight - state.calls, UNCOMMITTED_PER_CALL * env.maxInFlight - state.uncommitted, env.budget - state.uncommitted));
 }
 
 /** The prefetch runs low: no more than the share is left. */
@@ -350,6 +352,6 @@ function claim(state: SlotsState, max: number, releasing: boolean): SlotsStep {
   const sent: SentClaim = { epoch: state.epoch, releasing, max, held: state.prefetch };
   return {
     state: { ...state, mode: { kind: 'claiming', woken: false, again: false, sent }, handOn: releasing ? false : state.handOn },
-    effects: [{ type: 'claim', max: releasing ? 0 : max, prefetch: releasing ? 0 : PREFETCH, held: state.prefetch }],
+    effects: [{ type: 'claim', max: releasing ? 0 : max, calls: state.calls, prefetch: releasing ? 0 : PREFETCH, held: state.prefetch }],
   };
 }

@@ -10,6 +10,7 @@ import { Client } from 'pg';
 import { claim, type ClaimRequest } from '../../src/engine/sql/claim';
 import { completeMessages } from '../../src/engine/sql/completeMessages';
 import { enqueueMessages } from '../../src/engine/sql/enqueueMessages';
+import { registerEngine, unregisterEngine } from '../../src/engine/sql/engineInstances';
 import type { ClaimedMessage } from '../../src/engine/message';
 import { createFlow, createHttpConnection, runFlow } from '../support/flows';
 import { useDatabase } from '../support/database';
@@ -33,7 +34,7 @@ async function queueWith(level: number | null, messages: number): Promise<string
 }
 
 const claimFrom = (conn: string, max: number, request: Partial<ClaimRequest> = {}) =>
-  claim(db, conn, { engineId: null, max, prefetch: 0, held: [], leaseMs: 30000, ...request });
+  claim(db, conn, { engineId: null, max, calls: 0, prefetch: 0, held: [], leaseMs: 30000, ...request });
 
 /** The call in `message`'s slot ended well; `successor` (prefetched) started in its slot. */
 const ended = (message: ClaimedMessage, successor: ClaimedMessage | null = null) =>
@@ -180,15 +181,30 @@ describe('the prefetch', () => {
     const conn = await queueWith(5, 20);
     const a = '00000000-0000-4000-8000-00000000000a';
     const b = '00000000-0000-4000-8000-00000000000b';
+    const c = '00000000-0000-4000-8000-00000000000c';
+    for (const engine of [a, b, c]) await registerEngine(db, engine, 30000, 60000);
     expect((await claimFrom(conn, 1, { engineId: a })).share).toBe(5);
     // 5 between two: 3 for the first by id, 2 for the other (3 + 3 would let
     // hand-ons keep 6 running after a level lowered to 5).
     expect((await claimFrom(conn, 1, { engineId: b })).share).toBe(2);
     expect((await claimFrom(conn, 1, { engineId: a })).share).toBe(3);
     // A claim asking for nothing does not count as wanting.
-    const c = '00000000-0000-4000-8000-00000000000c';
     expect((await claimFrom(conn, 0, { engineId: c })).share).toBe(2);
     expect((await claimFrom(conn, 1, { engineId: c })).share).toBe(1);
+    // An engine that is gone counts no more: its part goes to the others.
+    await unregisterEngine(db, b);
+    expect((await claimFrom(conn, 1, { engineId: c })).share).toBe(2);
+  });
+
+  it('starts no more than the caller’s share beside the calls it has in flight', async () => {
+    const conn = await queueWith(4, 10);
+    const a = '00000000-0000-4000-8000-0000000000a1';
+    const b = '00000000-0000-4000-8000-0000000000b1';
+    for (const engine of [a, b]) await registerEngine(db, engine, 30000, 60000);
+    await claimFrom(conn, 0, { engineId: a, prefetch: 1 }); // a wants the queue too
+    const mine = await claimFrom(conn, 10, { engineId: b, calls: 1 });
+    expect(mine.share).toBe(2);
+    expect(mine.messages).toHaveLength(1);
   });
 
   it('skips a held message whose row another transaction holds (a commit starting it) instead of waiting for it', async () => {

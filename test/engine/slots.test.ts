@@ -39,7 +39,11 @@ const answer = (over: Partial<ClaimAnswer> = {}): SlotsEvent => ({
   type: 'claimAnswered',
   answer: { messages: [], prefetched: [], waitMs: null, drained: false, levelInUse: 25, share: 25, mayPrefetch: true, released: false, ...over },
 });
-const claims = (effects: SlotsEffect[]) => effects.filter((e): e is Extract<SlotsEffect, { type: 'claim' }> => e.type === 'claim');
+type ClaimEffect = Extract<SlotsEffect, { type: 'claim' }>;
+/** The claims among the effects, without `calls` (checked where it matters). */
+const claims = (effects: SlotsEffect[]) =>
+  effects.filter((e): e is ClaimEffect => e.type === 'claim').map(({ calls: _calls, ...claim }) => claim);
+const callsOfClaims = (effects: SlotsEffect[]) => effects.filter((e): e is ClaimEffect => e.type === 'claim').map((e) => e.calls);
 const starts = (effects: SlotsEffect[]) => effects.filter((e) => e.type === 'start').map((e) => (e as { message: ClaimedMessage }).message.id);
 const commits = (effects: SlotsEffect[]) => effects.filter((e): e is Extract<SlotsEffect, { type: 'commit' }> => e.type === 'commit');
 
@@ -73,12 +77,13 @@ describe('slots', () => {
     expect(committed.state.uncommitted).toBe(2);
   });
 
-  it('tops the prefetch up once no more than the share is left, asking for nothing to start while the slots are full', () => {
+  it('tops the prefetch up once no more than the share is left, telling the claim the calls in flight (it applies the share)', () => {
     const run = messages(4);
     const held = messages(3);
     const { effects } = feed([{ type: 'callEnded', messageId: run[0]!.id, slowedDown: false }], busy(4, run, held));
     // 3 held, one handed on: 2 left, no more than the share.
-    expect(claims(effects)).toEqual([{ type: 'claim', max: 0, prefetch: PREFETCH, held: held.slice(1) }]);
+    expect(claims(effects)).toEqual([{ type: 'claim', max: 196, prefetch: PREFETCH, held: held.slice(1) }]);
+    expect(callsOfClaims(effects)).toEqual([4]);
   });
 
   it('with nothing to hand on, frees the slot at the commit and claims after it', () => {
@@ -87,7 +92,8 @@ describe('slots', () => {
     expect(commits(ended.effects)).toEqual([{ type: 'commit', messageId: run[0]!.id, successor: null }]);
     expect(claims(ended.effects)).toEqual([]); // the slot is not free in the database yet
     const committed = feed([{ type: 'committed', count: 1, freed: 1 }], ended.state);
-    expect(claims(committed.effects)).toEqual([{ type: 'claim', max: 1, prefetch: PREFETCH, held: [] }]);
+    expect(claims(committed.effects)).toEqual([{ type: 'claim', max: 199, prefetch: PREFETCH, held: [] }]);
+    expect(callsOfClaims(committed.effects)).toEqual([1]);
   });
 
   it('never hands on beyond its share of the level', () => {
@@ -155,7 +161,7 @@ describe('slots', () => {
     const held = messages(3);
     const first = feed([{ type: 'callEnded', messageId: run[0]!.id, slowedDown: false }], busy(4, run, held));
     expect(starts(first.effects)).toEqual([held[0]!.id]);
-    expect(claims(first.effects)).toEqual([{ type: 'claim', max: 0, prefetch: PREFETCH, held: held.slice(1) }]);
+    expect(claims(first.effects)).toEqual([{ type: 'claim', max: 196, prefetch: PREFETCH, held: held.slice(1) }]);
     const second = feed([{ type: 'callEnded', messageId: run[1]!.id, slowedDown: false }], first.state);
     expect(starts(second.effects)).toEqual([held[1]!.id]);
     // The claim gave a free slot to held[1] (the head of what it was told is held): it runs already.

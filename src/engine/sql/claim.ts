@@ -35,6 +35,8 @@ export interface ClaimRequest {
   engineId: string | null;
   /** The most messages to start now. */
   max: number;
+  /** Calls in flight here for this queue: the claim starts no more than the share allows beside them. */
+  calls: number;
   /** How many prefetched messages to hold after this claim (0: give the held ones back). */
   prefetch: number;
   /** Prefetched messages held here, not started: free slots go to them first. */
@@ -102,6 +104,7 @@ export async function claim(db: Queryable, ownerId: string, request: ClaimReques
         owner: ownerId,
         engine: request.engineId,
         max: Math.max(0, request.max),
+        calls: Math.max(0, request.calls),
         prefetch: Math.max(0, request.prefetch),
         lease_ms: request.leaseMs,
         held: request.held.map((m) => ({ id: m.id, lease_id: m.leaseId })),

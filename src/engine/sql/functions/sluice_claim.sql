@@ -14,6 +14,8 @@
 --   engine    the claiming engine (engine_instance.id), for its fair share
 --             of the level; null: no share is counted (the enqueue's claim)
 --   max       the caller's free room: the most messages to start now
+--   calls     the calls the caller has in flight for this queue: with its
+--             share, what it may start now
 --   prefetch  how many prefetched messages the caller wants to hold after
 --             this claim (at most twice its share); 0: none, and the held
 --             ones go back to the queue (only then: see the release below)
@@ -28,7 +30,7 @@
 -- start), drained (fewer were ready than asked for: the caller may skip the
 -- queue until it hears of new work), level_in_use (null: burst), share (the
 -- most calls the caller should keep in flight: its part of the level among
--- the engines that claimed the queue in the last 3 s, the parts adding up to
+-- the live engines that claimed the queue in the last 3 s, the parts adding up to
 -- the level; null: burst),
 -- may_prefetch (false: paused, not ONLINE, a rateLimit or burst: the caller
 -- stops starting its prefetch and gives it back with its next claim),
@@ -88,6 +90,7 @@ DECLARE
   v_owner uuid := (p_claim->>'owner')::uuid;
   v_engine uuid := (p_claim->>'engine')::uuid;
   v_max int := greatest(0, coalesce((p_claim->>'max')::int, 0));
+  v_calls int := greatest(0, coalesce((p_claim->>'calls')::int, 0));
   v_want_prefetch int := greatest(0, coalesce((p_claim->>'prefetch')::int, 0));
   v_lease_until timestamptz := clock_timestamp() + (p_claim->>'lease_ms')::int * interval '1 millisecond';
   v_now timestamptz := clock_timestamp();
@@ -149,8 +152,14 @@ BEGIN
     -- engines by id take one more of the remainder): hand-ons keep the
     -- running count as it is, so shares adding up to more would keep an
     -- overshoot left by a lowered level for ever.
+    -- Only engines alive now count (a stopped one has left engine_instance,
+    -- a crashed one's registration runs out within seconds): a share kept
+    -- for one that is gone would be a part of the level nobody runs.
     SELECT count(*), count(*) FILTER (WHERE k.engine_id < v_engine) INTO v_claimers, v_rank
-      FROM queue_claimer k WHERE k.queue_owner_id = v_owner;
+      FROM queue_claimer k
+     WHERE k.queue_owner_id = v_owner
+       AND (k.engine_id = v_engine
+            OR EXISTS (SELECT 1 FROM engine_instance e WHERE e.id = k.engine_id AND e.alive_until > v_now));
     v_claimers := greatest(1, v_claimers);
     v_share := v_level / v_claimers + CASE WHEN v_rank < v_level % v_claimers THEN 1 ELSE 0 END;
   END IF;
@@ -193,7 +202,7 @@ BEGIN
   IF v_level IS NULL THEN
     v_free := v_max;
   ELSE
-    SELECT greatest(0, least(v_max, v_level - count(*))) INTO v_free
+    SELECT greatest(0, least(v_max, v_level - count(*), v_share - v_calls)) INTO v_free
       FROM queue_message q
      WHERE q.queue_owner_id = v_owner AND q.state = 'running';
   END IF;
