@@ -258,10 +258,16 @@ describe('a queue shared by processes', () => {
     // when a loaded machine makes the endpoint answer them late.
     const oldCallsEnded = Math.max(...api.calls.filter((c) => c.startedAt < returnedAt).map((c) => c.endedAt as number));
     const bound = Math.max(returnedAt + BOUND_MS, oldCallsEnded);
-    const lastAbove = api.timeline.filter((p) => p.at >= sentAt && p.inFlight > 5).pop()?.at ?? sentAt;
-    // Measured for the docs: from the mutation's answer until in flight stayed at 5 or less.
+    // Measured for the docs: from the mutation's answer until in flight stayed
+    // at 5 or less, i.e. the end of the last moment above 5 (the change after
+    // the last point above 5; the moment it was sent when there was none after
+    // that).
+    const lastAboveAt = api.timeline.findLastIndex((p) => p.at >= sentAt && p.inFlight > 5);
+    const settledAt = lastAboveAt < 0 ? sentAt : (api.timeline[lastAboveAt + 1]?.at ?? Infinity);
     console.log(
-      `level lowered 25 → 5: in flight stayed ≤ 5 from ${lastAbove - returnedAt} ms after setConcurrency returned ` +
+      // (Negative when the workers obeyed before the mutation's answer reached this process.)
+      `level lowered 25 → 5: in flight stayed ≤ 5 from ${settledAt - returnedAt} ms after setConcurrency returned ` +
+        `(${settledAt - sentAt} ms after it was sent) ` +
         `(the mutation took ${returnedAt - sentAt} ms; the calls started before it ended ${oldCallsEnded - returnedAt} ms after it returned; ` +
         `bound ${BOUND_MS} ms; peak from the bound on: ${peakFrom(api.timeline, bound)})`,
     );
