@@ -10,6 +10,9 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * only by the commit of the outcome that ended it. The old overload goes
  * with its row in sql_function; the repeatable step installs the new file.
  *
+ * sluice_complete_messages returns which hand-ons it recorded (handed_on):
+ * dropped here, installed again from its file by the repeatable step.
+ *
  * sluice_outcome gains:
  *   attempts          the message's attempts including the call that ended:
  *                     the commit writes it (a prefetched message started in
@@ -33,6 +36,8 @@ export class OneWayIn1765700000000 implements MigrationInterface {
   async up(q: QueryRunner): Promise<void> {
     await q.query(`DROP FUNCTION sluice_claim_messages(uuid, integer, integer, integer, bigint[], uuid[], bigint[], uuid[], bigint[], uuid[])`);
     await q.query(`DELETE FROM sql_function WHERE name = 'sluice_claim_messages'`);
+    // Its result gains handed_on (a new return type): the repeatable step installs the file again.
+    await q.query(`DROP FUNCTION sluice_complete_messages(jsonb)`);
     await q.query(`ALTER TYPE sluice_outcome ADD ATTRIBUTE attempts int, ADD ATTRIBUTE successor_id bigint, ADD ATTRIBUTE successor_lease uuid, ADD ATTRIBUTE successor_job uuid`);
     await q.query(`
       CREATE UNLOGGED TABLE queue_claimer (

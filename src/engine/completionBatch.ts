@@ -42,7 +42,7 @@ export const HANDED_ON_LINGER_MS = 10;
 
 export class CompletionBatch {
   private pending: SlotEnd[] = [];
-  private waiters: (() => void)[] = [];
+  private waiters: ((handedOn: boolean) => void)[] = [];
   private flushing = false;
   private lingering: NodeJS.Timeout | null = null;
   /** When the lingering batch goes out (performance.now()). */
@@ -59,11 +59,12 @@ export class CompletionBatch {
   /**
    * Resolves once the outcome is committed; with a `successor` (the
    * prefetched message started in the ended call's slot), that one's start
-   * is recorded in the same statement.
+   * is recorded in the same statement, and the promise says whether it was
+   * (false: the slot was freed instead, or there was no successor).
    */
-  add(outcome: Outcome, successor: ClaimedMessage | null = null): Promise<void> {
+  add(outcome: Outcome, successor: ClaimedMessage | null = null): Promise<boolean> {
     this.pending.push({ outcome, successor });
-    const committed = new Promise<void>((resolve) => this.waiters.push(resolve));
+    const committed = new Promise<boolean>((resolve) => this.waiters.push(resolve));
     if (this.flushing) return committed;
     if (this.lingering === null && !this.othersRunning()) {
       void this.flush();
@@ -92,7 +93,7 @@ export class CompletionBatch {
       try {
         const result = await store.complete(this.pool, batch);
         this.onCommitted(result, batch.map((e) => e.outcome));
-        for (const w of waiters) w();
+        waiters.forEach((w, i) => w(batch[i]!.successor !== null && result.handedOn.has(batch[i]!.successor!.id)));
       } catch (error) {
         // The database is away (restart, failover): keep the outcomes and try
         // again; their leases are held by our heartbeat meanwhile.

@@ -34,7 +34,7 @@ export interface DispatcherDeps {
    * Resolves when the outcome is committed, with `successor` (started in the
    * ended call's slot) recorded running in the same statement.
    */
-  complete(outcome: Outcome, successor: ClaimedMessage | null): Promise<void>;
+  complete(outcome: Outcome, successor: ClaimedMessage | null): Promise<boolean>;
   /**
    * Runs before a finished call's slot is given up (records a rate limit's
    * pause, or a failed call for the outage detector) and returns the outcome
@@ -204,13 +204,16 @@ export class QueueDispatcher {
     const outcome = this.ended.get(messageId);
     if (!outcome) return;
     this.ended.delete(messageId);
+    let handedOn = false;
     try {
-      await this.deps.complete(outcome, successor);
+      handedOn = await this.deps.complete(outcome, successor);
     } catch (error) {
       this.deps.logger.error({ err: error, messageId }, 'recording an outcome failed unexpectedly');
     }
     if (this.running.get(messageId)?.message === outcome.message) this.running.delete(messageId);
-    this.feed({ type: 'committed', count: 1, freed: successor ? 0 : 1 });
+    // A hand-on the commit did not record (a claim had started the successor
+    // already, or its row was gone) freed the slot instead.
+    this.feed({ type: 'committed', count: 1, freed: handedOn ? 0 : 1 });
   }
 
   /** Wakes the queue in `ms`, or sooner if an earlier wake is set already (a state's 60 s fallback must not hold back the end of a 100 ms pause). */

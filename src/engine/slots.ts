@@ -278,7 +278,11 @@ function claimAnswered(state: SlotsState, answer: ClaimAnswer, env: SlotsEnv): S
   const heldSent = new Set(sent.held.map((m) => m.id));
   const toStart = answer.messages.filter((m) => !heldSent.has(m.id) || stillHeld.has(m.id));
   const startedIds = new Set(toStart.map((m) => m.id));
-  const kept = answer.released ? [] : state.prefetch.filter((m) => !startedIds.has(m.id));
+  // Of what it was told is held, the claim says what is still ours: a row
+  // gone (a cancel, a lease lost) must not be handed on, and one a release
+  // skipped must not be forgotten while still leased to us.
+  const heldKept = new Set(answer.heldKept);
+  const kept = state.prefetch.filter((m) => !startedIds.has(m.id) && (!heldSent.has(m.id) || heldKept.has(m.id)));
   const fresh = sent.epoch === state.epoch && !sent.releasing;
   const handOn = fresh && answer.mayPrefetch && answer.waitMs === null && answer.share !== null;
   let next: SlotsState = {

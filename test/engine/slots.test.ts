@@ -27,7 +27,8 @@ const messages = (n: number, jobId?: string): ClaimedMessage[] => Array.from({ l
 function feed(events: SlotsEvent[], from: SlotsState = INITIAL_SLOTS_STATE, env: SlotsEnv = ENV): { state: SlotsState; effects: SlotsEffect[] } {
   let state = from;
   const effects: SlotsEffect[] = [];
-  for (const event of events) {
+  for (const given of events) {
+    const event = withHeldKept(given, state);
     const step = slotsReducer(state, event, env);
     state = step.state;
     effects.push(...step.effects);
@@ -35,10 +36,18 @@ function feed(events: SlotsEvent[], from: SlotsState = INITIAL_SLOTS_STATE, env:
   return { state, effects };
 }
 
+/** A claim's answer; `heldKept` left out: what the claim was sent as held, less what it started or gave back (filled in by feed). */
 const answer = (over: Partial<ClaimAnswer> = {}): SlotsEvent => ({
   type: 'claimAnswered',
-  answer: { messages: [], prefetched: [], waitMs: null, drained: false, levelInUse: 25, share: 25, mayPrefetch: true, released: false, ...over },
+  answer: { messages: [], prefetched: [], waitMs: null, drained: false, levelInUse: 25, share: 25, mayPrefetch: true, released: false, heldKept: KEPT_AS_SENT, ...over },
 });
+const KEPT_AS_SENT: string[] = [];
+function withHeldKept(event: SlotsEvent, state: SlotsState): SlotsEvent {
+  if (event.type !== 'claimAnswered' || event.answer.heldKept !== KEPT_AS_SENT || state.mode.kind !== 'claiming') return event;
+  const started = new Set(event.answer.messages.map((m) => m.id));
+  const heldKept = event.answer.released ? [] : state.mode.sent.held.map((m) => m.id).filter((id) => !started.has(id));
+  return { ...event, answer: { ...event.answer, heldKept } };
+}
 type ClaimEffect = Extract<SlotsEffect, { type: 'claim' }>;
 /** The claims among the effects, without `calls` (checked where it matters). */
 const claims = (effects: SlotsEffect[]) =>
@@ -218,6 +227,22 @@ describe('slots', () => {
     const late = message();
     const answered = feed([answer({ released: true, messages: [late] })], ended.state);
     expect(answered.effects).toContainEqual({ type: 'release', message: late });
+    expect(answered.state.prefetch).toEqual([]);
+    expect(claims(answered.effects)).toEqual([]);
+  });
+
+  it('keeps of its prefetch only what the claim says is still its own, so a stale one is never handed on and stopping ends', () => {
+    const run = messages(1);
+    const held = messages(2);
+    const state = busy(2, run, held);
+    // held[0]'s row went with a cancel this process has not heard of yet.
+    const changed = feed([{ type: 'changed' }, answer({ heldKept: [held[1]!.id] })], state);
+    expect(changed.state.prefetch).toEqual([held[1]]);
+    const ended = feed([{ type: 'callEnded', messageId: run[0]!.id, slowedDown: false }], changed.state);
+    expect(starts(ended.effects)).toEqual([held[1]!.id]);
+    // Stopping with a held row the release cannot find: it is dropped, and no claim follows.
+    const stopping = feed([{ type: 'stopRequested' }], busy(2, [], messages(1)));
+    const answered = feed([answer({ released: false, heldKept: [] })], stopping.state);
     expect(answered.state.prefetch).toEqual([]);
     expect(claims(answered.effects)).toEqual([]);
   });

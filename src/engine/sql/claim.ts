@@ -28,6 +28,7 @@ interface ClaimedRow {
   share: number | null; // info row: this engine's fair part of the level (null: burst)
   may_prefetch: boolean | null; // info row: false: stop starting the prefetch and give it back
   released: boolean | null; // info row: the held prefetch went back to the queue
+  held_kept: string[] | null; // info row: the held messages still the caller's (bigint ids)
 }
 
 export interface ClaimRequest {
@@ -65,6 +66,8 @@ export interface Claim {
   mayPrefetch: boolean;
   /** The held prefetch went back to the queue (asked for with prefetch 0). */
   released: boolean;
+  /** Ids of the held messages still this process's after the claim: it keeps exactly these (none when the queue owner is gone). */
+  heldKept: string[];
 }
 
 /** A started message's row, as the claim and the probe's claim (probes.ts) return it. */
@@ -97,7 +100,7 @@ export function claimedMessageOf(r: StartedRow): ClaimedMessage {
 export async function claim(db: Queryable, ownerId: string, request: ClaimRequest): Promise<Claim> {
   const { rows } = await db.query<ClaimedRow>(
     `SELECT id, queue_owner_id, connection_id, job_id, step_id, payload, attempts, lease_id, idempotency_key, prefetched,
-            wait_ms, drained, level_in_use, share, may_prefetch, released
+            wait_ms, drained, level_in_use, share, may_prefetch, released, held_kept::text[] AS held_kept
        FROM sluice_claim($1::jsonb)`,
     [
       JSON.stringify({
@@ -128,5 +131,6 @@ export async function claim(db: Queryable, ownerId: string, request: ClaimReques
     share: info?.share ?? null,
     mayPrefetch: info?.may_prefetch === true,
     released: info ? info.released === true : true,
+    heldKept: info?.held_kept ?? [],
   };
 }

@@ -23,6 +23,8 @@ export interface CompletionResult {
   busyOwners: string[];
   /** Jobs that reached COMPLETED or FAILED. */
   finishedJobs: string[];
+  /** Successors the commit marked running (bigint ids); a hand-on it did not record freed its slot instead. */
+  handedOn: ReadonlySet<string>;
 }
 
 /**
@@ -70,10 +72,10 @@ function outcomeJson({ outcome, successor }: SlotEnd, n: number): string {
 
 export async function completeMessages(db: Queryable, ends: readonly SlotEnd[]): Promise<CompletionResult> {
   // freed_owners (queues whose slots a commit freed) is for other processes, which learn it by NOTIFY.
-  const { rows } = await db.query<{ busy_owners: string[]; finished_jobs: string[] }>(
-    `SELECT busy_owners, finished_jobs FROM sluice_complete_messages($1::jsonb)`,
+  const { rows } = await db.query<{ busy_owners: string[]; finished_jobs: string[]; handed_on: string[] }>(
+    `SELECT busy_owners, finished_jobs, handed_on::text[] AS handed_on FROM sluice_complete_messages($1::jsonb)`,
     [`[${ends.map(outcomeJson).join(',')}]`],
   );
   const row = rows[0];
-  return { busyOwners: row?.busy_owners ?? [], finishedJobs: row?.finished_jobs ?? [] };
+  return { busyOwners: row?.busy_owners ?? [], finishedJobs: row?.finished_jobs ?? [], handedOn: new Set(row?.handed_on ?? []) };
 }

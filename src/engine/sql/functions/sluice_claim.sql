@@ -20,6 +20,10 @@
 --             this claim (at most twice its share); 0: none, and the held
 --             ones go back to the queue (only then: see the release below)
 --   lease_ms  the lease of what it starts or prefetches
+--   try_lock  true: if another transaction holds the queue's lock, claim
+--             nothing and return no row (the enqueue's claim, which would
+--             otherwise hold the lock for the rest of its caller's
+--             transaction while a claim waits for it)
 --   held      [{id, lease_id}]: prefetched messages the caller holds and has
 --             not started. Free slots go to them first (they are the head of
 --             the queue).
@@ -34,8 +38,11 @@
 -- the level; null: burst),
 -- may_prefetch (false: paused, not ONLINE, a rateLimit or burst: the caller
 -- stops starting its prefetch and gives it back with its next claim),
--- released (the held prefetch went back to the queue: the caller forgets
--- it). No row at all: the queue owner is gone.
+-- released (the held prefetch was given back), held_kept (the held messages
+-- still the caller's after this claim: not started, not given back, not
+-- gone with a cancel; the caller keeps exactly these, so that a row it can
+-- no longer start is not handed on, and one a release skipped, locked by a
+-- heartbeat at that moment, is not forgotten while still leased). No row at all: the queue owner is gone.
 --
 -- A prefetched message is a 'queued' row with a lease_id and run_after
 -- pushed to its lease's expiry: no other claim takes it (each takes only
@@ -82,7 +89,8 @@
 CREATE OR REPLACE FUNCTION sluice_claim(p_claim jsonb)
 RETURNS TABLE (id bigint, queue_owner_id uuid, connection_id uuid, job_id uuid, step_id uuid, payload jsonb,
                attempts integer, lease_id uuid, idempotency_key uuid, prefetched boolean,
-               wait_ms integer, drained boolean, level_in_use integer, share integer, may_prefetch boolean, released boolean)
+               wait_ms integer, drained boolean, level_in_use integer, share integer, may_prefetch boolean, released boolean,
+               held_kept bigint[])
 LANGUAGE plpgsql
 SET enable_bitmapscan = off
 AS $$
@@ -115,7 +123,13 @@ DECLARE
   v_rank int;
 BEGIN
   -- One claim per queue at a time, across processes (see Locks).
-  PERFORM pg_advisory_xact_lock(hashtextextended('sluice.queue:' || v_owner::text, 0));
+  IF coalesce((p_claim->>'try_lock')::boolean, false) THEN
+    IF NOT pg_try_advisory_xact_lock(hashtextextended('sluice.queue:' || v_owner::text, 0)) THEN
+      RETURN;
+    END IF;
+  ELSE
+    PERFORM pg_advisory_xact_lock(hashtextextended('sluice.queue:' || v_owner::text, 0));
+  END IF;
   SELECT c.concurrency_level, c.paused_until, c.rate_limit_requests, c.rate_limit_per_ms, c.rate_starts, c.state
     INTO v_level, v_paused, v_requests, v_per_ms, v_starts, v_state
     FROM connection c WHERE c.id = v_owner;
@@ -132,7 +146,7 @@ BEGIN
     SELECT count(*) INTO v_held
       FROM queue_message q JOIN unnest(v_held_ids, v_held_leases) AS h(id, lease_id)
         ON q.id = h.id AND q.lease_id = h.lease_id
-     WHERE q.state = 'queued';
+     WHERE q.state = 'queued' AND q.queue_owner_id = v_owner;
   END IF;
 
   -- The caller's fair share: the level split among the engines that claimed
@@ -175,7 +189,10 @@ BEGIN
     -- starting held messages in ended calls' slots at this very moment
     -- until it has stopped doing so, and one given back meanwhile would run
     -- twice.
-    UPDATE queue_message m SET lease_id = NULL, lease_expires_at = NULL, run_after = now()
+    -- Back to the queue its connection uses now (a borrow change leaves
+    -- prefetched rows with their holder: sql/moveQueued.ts).
+    UPDATE queue_message m SET lease_id = NULL, lease_expires_at = NULL, run_after = now(),
+           queue_owner_id = (SELECT c.queue_owner_id FROM connection c WHERE c.id = m.connection_id)
      WHERE m.id IN (SELECT q.id FROM queue_message q
                       JOIN unnest(v_held_ids, v_held_leases) AS h(id, lease_id)
                         ON q.id = h.id AND q.lease_id = h.lease_id
@@ -186,17 +203,26 @@ BEGIN
     -- (KEY SHARE on its job), which deadlocks against a completion that
     -- holds the job's row and waits for ours. The caller claims again.
     RETURN QUERY SELECT NULL::bigint, NULL::uuid, NULL::uuid, NULL::uuid, NULL::uuid, NULL::jsonb, NULL::int, NULL::uuid, NULL::uuid, NULL::boolean,
-                        NULL::int, false, v_level, v_share, v_may_prefetch, true;
+                        NULL::int, false, v_level, v_share, v_may_prefetch, true,
+                        (SELECT coalesce(array_agg(q.id ORDER BY q.id), '{}') FROM queue_message q
+                          JOIN unnest(v_held_ids, v_held_leases) AS h(id, lease_id) ON q.id = h.id AND q.lease_id = h.lease_id
+                         WHERE q.state = 'queued' AND q.queue_owner_id = v_owner);
     RETURN;
   END IF;
   IF v_state <> 'ONLINE' THEN
     RETURN QUERY SELECT NULL::bigint, NULL::uuid, NULL::uuid, NULL::uuid, NULL::uuid, NULL::jsonb, NULL::int, NULL::uuid, NULL::uuid, NULL::boolean,
-                        60000, false, v_level, v_share, false, false;
+                        60000, false, v_level, v_share, false, false,
+                        (SELECT coalesce(array_agg(q.id ORDER BY q.id), '{}') FROM queue_message q
+                          JOIN unnest(v_held_ids, v_held_leases) AS h(id, lease_id) ON q.id = h.id AND q.lease_id = h.lease_id
+                         WHERE q.state = 'queued' AND q.queue_owner_id = v_owner);
     RETURN;
   END IF;
   IF v_paused IS NOT NULL AND v_paused > v_now THEN
     RETURN QUERY SELECT NULL::bigint, NULL::uuid, NULL::uuid, NULL::uuid, NULL::uuid, NULL::jsonb, NULL::int, NULL::uuid, NULL::uuid, NULL::boolean,
-                        ceil(extract(epoch FROM v_paused - v_now) * 1000)::int, false, v_level, v_share, false, false;
+                        ceil(extract(epoch FROM v_paused - v_now) * 1000)::int, false, v_level, v_share, false, false,
+                        (SELECT coalesce(array_agg(q.id ORDER BY q.id), '{}') FROM queue_message q
+                          JOIN unnest(v_held_ids, v_held_leases) AS h(id, lease_id) ON q.id = h.id AND q.lease_id = h.lease_id
+                         WHERE q.state = 'queued' AND q.queue_owner_id = v_owner);
     RETURN;
   END IF;
   IF v_level IS NULL THEN
@@ -211,7 +237,10 @@ BEGIN
     IF cardinality(v_starts) >= v_requests AND v_free > 0 THEN
       RETURN QUERY SELECT NULL::bigint, NULL::uuid, NULL::uuid, NULL::uuid, NULL::uuid, NULL::jsonb, NULL::int, NULL::uuid, NULL::uuid, NULL::boolean,
                           greatest(1, ceil(extract(epoch FROM v_starts[1] + v_per_ms * interval '1 millisecond' - v_now) * 1000))::int,
-                          false, v_level, v_share, v_may_prefetch, false;
+                          false, v_level, v_share, v_may_prefetch, false,
+                          (SELECT coalesce(array_agg(q.id ORDER BY q.id), '{}') FROM queue_message q
+                          JOIN unnest(v_held_ids, v_held_leases) AS h(id, lease_id) ON q.id = h.id AND q.lease_id = h.lease_id
+                         WHERE q.state = 'queued' AND q.queue_owner_id = v_owner);
       RETURN;
     END IF;
     v_free := least(v_free, v_requests - cardinality(v_starts));
@@ -225,7 +254,7 @@ BEGIN
        WHERE m.id IN (SELECT q.id FROM queue_message q
                         JOIN unnest(v_held_ids, v_held_leases) AS h(id, lease_id)
                           ON q.id = h.id AND q.lease_id = h.lease_id
-                       WHERE q.state = 'queued'
+                       WHERE q.state = 'queued' AND q.queue_owner_id = v_owner
                        ORDER BY q.id
                        LIMIT v_free
                        FOR UPDATE OF q SKIP LOCKED)
@@ -234,7 +263,7 @@ BEGIN
       UPDATE job SET status = 'RUNNING', started_at = clock_timestamp()
        WHERE status = 'QUEUED' AND job.id IN (SELECT promoted.job_id FROM promoted)
     )
-    SELECT promoted.*, false, NULL::int, NULL::boolean, NULL::int, NULL::int, NULL::boolean, NULL::boolean FROM promoted ORDER BY promoted.id;
+    SELECT promoted.*, false, NULL::int, NULL::boolean, NULL::int, NULL::int, NULL::boolean, NULL::boolean, NULL::bigint[] FROM promoted ORDER BY promoted.id;
     GET DIAGNOSTICS v_promoted = ROW_COUNT;
     v_free := v_free - v_promoted;
     v_held := v_held - v_promoted;
@@ -267,7 +296,7 @@ BEGIN
       UPDATE job SET status = 'RUNNING', started_at = clock_timestamp()
        WHERE status = 'QUEUED' AND job.id IN (SELECT claimed.job_id FROM claimed WHERE NOT claimed.prefetched)
     )
-    SELECT claimed.*, NULL::int, NULL::boolean, NULL::int, NULL::int, NULL::boolean, NULL::boolean FROM claimed ORDER BY claimed.id;
+    SELECT claimed.*, NULL::int, NULL::boolean, NULL::int, NULL::int, NULL::boolean, NULL::boolean, NULL::bigint[] FROM claimed ORDER BY claimed.id;
     GET DIAGNOSTICS v_claimed = ROW_COUNT;
     v_started := least(v_claimed, v_free);
   END IF;
@@ -278,6 +307,9 @@ BEGIN
   -- Drained: fewer were ready than asked for. Held back by the level
   -- alone (nothing asked for) is not drained: the queue may hold more.
   RETURN QUERY SELECT NULL::bigint, NULL::uuid, NULL::uuid, NULL::uuid, NULL::uuid, NULL::jsonb, NULL::int, NULL::uuid, NULL::uuid, NULL::boolean,
-                      NULL::int, (v_free + v_depth > 0 AND v_claimed < v_free + v_depth), v_level, v_share, v_may_prefetch, false;
+                      NULL::int, (v_free + v_depth > 0 AND v_claimed < v_free + v_depth), v_level, v_share, v_may_prefetch, false,
+                      (SELECT coalesce(array_agg(q.id ORDER BY q.id), '{}') FROM queue_message q
+                          JOIN unnest(v_held_ids, v_held_leases) AS h(id, lease_id) ON q.id = h.id AND q.lease_id = h.lease_id
+                         WHERE q.state = 'queued' AND q.queue_owner_id = v_owner);
 END;
 $$;

@@ -34,7 +34,8 @@
 -- 'running') until its outcome commits, then goes to its successor or is
 -- free for the next claim.
 --
--- Returns one row: freed_owners (queues whose slots this commit freed; other
+-- Returns one row: handed_on (the successors it marked running: a hand-on
+-- it did not record freed its slot instead), freed_owners (queues whose slots this commit freed; other
 -- processes learn them by NOTIFY), busy_owners (queues that gained messages:
 -- the engine ignores the NOTIFYs of its own commits, so it wakes these
 -- itself) and finished_jobs.
@@ -68,13 +69,17 @@
 -- a slot or gained work, and sluice_job (payload: a job id) for every job of
 -- the batch; delivered at commit.
 CREATE OR REPLACE FUNCTION sluice_complete_messages(p_outcomes jsonb)
-RETURNS TABLE (freed_owners uuid[], busy_owners uuid[], finished_jobs uuid[])
+RETURNS TABLE (freed_owners uuid[], busy_owners uuid[], finished_jobs uuid[], handed_on bigint[])
 LANGUAGE plpgsql AS $$
 DECLARE
   v_jobs uuid[];
   v_live uuid[];
   v_done bigint[];
   v_freed uuid[];
+  v_ended bigint[];
+  v_ended_owners uuid[];
+  v_ended_successors bigint[];
+  v_handed_on bigint[];
   v_requeued_owners uuid[];
   v_new_owners uuid[];
   v_finished uuid[];
@@ -90,8 +95,9 @@ BEGIN
   WITH deleted AS (
     DELETE FROM queue_message m USING jsonb_populate_recordset(NULL::sluice_outcome, p_outcomes) o
      WHERE (o.kind = 'done' OR NOT o.job_id = ANY(v_live)) AND m.id = o.id AND m.lease_id = o.lease_id
-    RETURNING m.id, m.queue_owner_id, o.successor_id IS NULL AS freed)
-  SELECT coalesce(array_agg(id), '{}'), coalesce(array_agg(DISTINCT queue_owner_id) FILTER (WHERE freed), '{}') INTO v_done, v_freed FROM deleted;
+    RETURNING m.id, m.queue_owner_id, o.successor_id)
+  SELECT coalesce(array_agg(id), '{}'), coalesce(array_agg(queue_owner_id), '{}'), coalesce(array_agg(successor_id), '{}')
+    INTO v_done, v_ended_owners, v_ended_successors FROM deleted;
 
   WITH requeued AS (
     UPDATE queue_message m
@@ -100,23 +106,36 @@ BEGIN
            attempts = coalesce(o.attempts, m.attempts) - o.refund
       FROM jsonb_populate_recordset(NULL::sluice_outcome, p_outcomes) o
      WHERE o.kind = 'back' AND o.job_id = ANY(v_live) AND m.id = o.id AND m.lease_id = o.lease_id
-    RETURNING m.queue_owner_id)
-  SELECT coalesce(array_agg(DISTINCT queue_owner_id), '{}') INTO v_requeued_owners FROM requeued;
+    RETURNING m.id, m.queue_owner_id, o.successor_id)
+  SELECT coalesce(array_agg(DISTINCT queue_owner_id), '{}'), v_done || coalesce(array_agg(id), '{}'),
+         v_ended_owners || coalesce(array_agg(queue_owner_id), '{}'), v_ended_successors || coalesce(array_agg(successor_id), '{}')
+    INTO v_requeued_owners, v_ended, v_ended_owners, v_ended_successors FROM requeued;
 
   -- Slots handed on: each successor runs now in its ended call's slot. Only
-  -- a prefetched row still ours (state 'queued', lease unchanged: a claim
-  -- may have started it already, or it went back), and not one that ended
-  -- in this batch too (a row is changed once per statement).
+  -- where the ended call's row was ours (deleted or requeued just above: a
+  -- slot another process holds now is not ours to pass on), for a
+  -- prefetched row still ours (state 'queued', lease
+  -- unchanged: a claim may have started it already, or it went back), and
+  -- not one that ended in this batch too (a row is changed once per
+  -- statement).
   WITH promoted AS (
     UPDATE queue_message m
        SET state = 'running', attempts = m.attempts + 1
       FROM jsonb_populate_recordset(NULL::sluice_outcome, p_outcomes) o
-     WHERE o.successor_id IS NOT NULL AND m.id = o.successor_id AND m.lease_id = o.successor_lease
+     WHERE o.successor_id IS NOT NULL AND o.id = ANY(v_ended)
+       AND m.id = o.successor_id AND m.lease_id = o.successor_lease
        AND m.state = 'queued' AND o.successor_job = ANY(v_live)
        AND NOT EXISTS (SELECT 1 FROM jsonb_populate_recordset(NULL::sluice_outcome, p_outcomes) e WHERE e.id = o.successor_id)
-    RETURNING m.job_id)
-  UPDATE job SET status = 'RUNNING', started_at = clock_timestamp()
-   WHERE job.status = 'QUEUED' AND job.id IN (SELECT promoted.job_id FROM promoted);
+    RETURNING m.id, m.job_id),
+  running AS (
+    UPDATE job SET status = 'RUNNING', started_at = clock_timestamp()
+     WHERE job.status = 'QUEUED' AND job.id IN (SELECT promoted.job_id FROM promoted))
+  SELECT coalesce(array_agg(id), '{}') INTO v_handed_on FROM promoted;
+
+  -- A slot is freed where the ended call's row was ours and no successor took it.
+  SELECT coalesce(array_agg(DISTINCT e.owner), '{}') INTO v_freed
+    FROM unnest(v_ended_owners, v_ended_successors) AS e(owner, successor)
+   WHERE e.successor IS NULL OR NOT e.successor = ANY(v_handed_on);
 
   WITH inserted AS (
     INSERT INTO queue_message (queue_owner_id, connection_id, job_id, step_id, payload)
@@ -196,6 +215,7 @@ BEGIN
   PERFORM pg_notify('sluice_job', job_id::text) FROM unnest(v_jobs) AS job_id;
 
   freed_owners := v_freed || v_requeued_owners;
+  handed_on := v_handed_on;
   busy_owners := v_new_owners || v_requeued_owners;
   finished_jobs := v_finished;
   RETURN NEXT;

@@ -33,7 +33,10 @@
 -- Locks
 --   The claim's (sluice_claim.sql), only when it may start the message
 --     (nothing waiting is checked first without it, so that an enqueue into
---     a busy queue never waits for its claims).
+--     a busy queue never waits for its claims), and only if it is free at
+--     once (try_lock): held, it stays held until the caller's transaction
+--     ends, and claims of every process would wait for that; taken, the
+--     message waits for a claim, as in a busy queue.
 --   The inserted rows' foreign keys take KEY SHARE on their connection and
 --     job rows; the job row of a started message is updated (RUNNING).
 --
@@ -84,7 +87,7 @@ BEGIN
               'engine', v_engine, 'id', s.id::text, 'queueOwnerId', s.queue_owner_id, 'connectionId', s.connection_id,
               'jobId', s.job_id, 'stepId', s.step_id, 'payload', s.payload, 'attempts', s.attempts,
               'leaseId', s.lease_id, 'idempotencyKey', s.idempotency_key)::text)
-       FROM sluice_claim(jsonb_build_object('owner', v_owner, 'engine', NULL, 'max', 1, 'prefetch', 0, 'lease_ms', v_lease_ms)) s
+       FROM sluice_claim(jsonb_build_object('owner', v_owner, 'engine', NULL, 'max', 1, 'prefetch', 0, 'lease_ms', v_lease_ms, 'try_lock', true)) s
       WHERE s.id IS NOT NULL;
     IF FOUND THEN
       RETURN;
