@@ -121,6 +121,10 @@ DECLARE
   v_may_prefetch boolean;
   v_claimers int;
   v_rank int;
+  -- The info row, set by whichever branch ends the claim.
+  v_wait_ms int;
+  v_drained boolean := false;
+  v_released boolean := false;
 BEGIN
   -- One claim per queue at a time, across processes (see Locks).
   IF coalesce((p_claim->>'try_lock')::boolean, false) THEN
@@ -178,136 +182,125 @@ BEGIN
     v_share := v_level / v_claimers + CASE WHEN v_rank < v_level % v_claimers THEN 1 ELSE 0 END;
   END IF;
 
-  v_may_prefetch := v_level IS NOT NULL AND v_requests IS NULL AND v_state = 'ONLINE' AND v_held_connections IS NULL
-                    AND (v_paused IS NULL OR v_paused <= v_now);
-  IF v_may_prefetch THEN
-    v_depth := least(v_want_prefetch, 2 * v_share);
-  END IF;
-  IF v_want_prefetch = 0 AND v_held > 0 THEN
-    -- Only the caller gives its prefetch back (stopping, or told by an
-    -- earlier answer that prefetching is not allowed now): it may be
-    -- starting held messages in ended calls' slots at this very moment
-    -- until it has stopped doing so, and one given back meanwhile would run
-    -- twice.
-    -- Back to the queue its connection uses now (a borrow change leaves
-    -- prefetched rows with their holder: sql/moveQueued.ts).
-    UPDATE queue_message m SET lease_id = NULL, lease_expires_at = NULL, run_after = now(),
-           queue_owner_id = (SELECT c.queue_owner_id FROM connection c WHERE c.id = m.connection_id)
-     WHERE m.id IN (SELECT q.id FROM queue_message q
-                      JOIN unnest(v_held_ids, v_held_leases) AS h(id, lease_id)
-                        ON q.id = h.id AND q.lease_id = h.lease_id
-                     WHERE q.state = 'queued'
-                     FOR UPDATE OF q SKIP LOCKED);
-    -- Nothing more in this transaction: claiming a row it has just
-    -- released would make PostgreSQL check the row's foreign keys again
-    -- (KEY SHARE on its job), which deadlocks against a completion that
-    -- holds the job's row and waits for ours. The caller claims again.
-    RETURN QUERY SELECT NULL::bigint, NULL::uuid, NULL::uuid, NULL::uuid, NULL::uuid, NULL::jsonb, NULL::int, NULL::uuid, NULL::uuid, NULL::boolean,
-                        NULL::int, false, v_level, v_share, v_may_prefetch, true,
-                        (SELECT coalesce(array_agg(q.id ORDER BY q.id), '{}') FROM queue_message q
-                          JOIN unnest(v_held_ids, v_held_leases) AS h(id, lease_id) ON q.id = h.id AND q.lease_id = h.lease_id
-                         WHERE q.state = 'queued' AND q.queue_owner_id = v_owner);
-    RETURN;
-  END IF;
-  IF v_state <> 'ONLINE' THEN
-    RETURN QUERY SELECT NULL::bigint, NULL::uuid, NULL::uuid, NULL::uuid, NULL::uuid, NULL::jsonb, NULL::int, NULL::uuid, NULL::uuid, NULL::boolean,
-                        60000, false, v_level, v_share, false, false,
-                        (SELECT coalesce(array_agg(q.id ORDER BY q.id), '{}') FROM queue_message q
-                          JOIN unnest(v_held_ids, v_held_leases) AS h(id, lease_id) ON q.id = h.id AND q.lease_id = h.lease_id
-                         WHERE q.state = 'queued' AND q.queue_owner_id = v_owner);
-    RETURN;
-  END IF;
-  IF v_paused IS NOT NULL AND v_paused > v_now THEN
-    RETURN QUERY SELECT NULL::bigint, NULL::uuid, NULL::uuid, NULL::uuid, NULL::uuid, NULL::jsonb, NULL::int, NULL::uuid, NULL::uuid, NULL::boolean,
-                        ceil(extract(epoch FROM v_paused - v_now) * 1000)::int, false, v_level, v_share, false, false,
-                        (SELECT coalesce(array_agg(q.id ORDER BY q.id), '{}') FROM queue_message q
-                          JOIN unnest(v_held_ids, v_held_leases) AS h(id, lease_id) ON q.id = h.id AND q.lease_id = h.lease_id
-                         WHERE q.state = 'queued' AND q.queue_owner_id = v_owner);
-    RETURN;
-  END IF;
-  IF v_level IS NULL THEN
-    v_free := v_max;
-  ELSE
-    SELECT greatest(0, least(v_max, v_level - count(*), v_share - v_calls)) INTO v_free
-      FROM queue_message q
-     WHERE q.queue_owner_id = v_owner AND q.state = 'running';
-  END IF;
-  IF v_requests IS NOT NULL THEN
-    v_starts := ARRAY(SELECT t FROM unnest(v_starts) AS t WHERE t > v_now - v_per_ms * interval '1 millisecond' ORDER BY t);
-    IF cardinality(v_starts) >= v_requests AND v_free > 0 THEN
-      RETURN QUERY SELECT NULL::bigint, NULL::uuid, NULL::uuid, NULL::uuid, NULL::uuid, NULL::jsonb, NULL::int, NULL::uuid, NULL::uuid, NULL::boolean,
-                          greatest(1, ceil(extract(epoch FROM v_starts[1] + v_per_ms * interval '1 millisecond' - v_now) * 1000))::int,
-                          false, v_level, v_share, v_may_prefetch, false,
-                          (SELECT coalesce(array_agg(q.id ORDER BY q.id), '{}') FROM queue_message q
-                          JOIN unnest(v_held_ids, v_held_leases) AS h(id, lease_id) ON q.id = h.id AND q.lease_id = h.lease_id
-                         WHERE q.state = 'queued' AND q.queue_owner_id = v_owner);
-      RETURN;
+  -- The claim proper: a branch that ends it sets the info row and leaves
+  -- the block, so that the row is written in one place, below.
+  <<claim>>
+  BEGIN
+    v_may_prefetch := v_level IS NOT NULL AND v_requests IS NULL AND v_state = 'ONLINE' AND v_held_connections IS NULL
+                      AND (v_paused IS NULL OR v_paused <= v_now);
+    IF v_may_prefetch THEN
+      v_depth := least(v_want_prefetch, 2 * v_share);
     END IF;
-    v_free := least(v_free, v_requests - cardinality(v_starts));
-  END IF;
-  -- Free slots go to the caller's own prefetch first: it is the head of the queue.
-  IF v_free > 0 AND v_held > 0 THEN
-    RETURN QUERY
-    WITH promoted AS (
-      UPDATE queue_message m
-         SET state = 'running', attempts = m.attempts + 1, lease_expires_at = v_lease_until
+    IF v_want_prefetch = 0 AND v_held > 0 THEN
+      -- Only the caller gives its prefetch back (stopping, or told by an
+      -- earlier answer that prefetching is not allowed now): it may be
+      -- starting held messages in ended calls' slots at this very moment
+      -- until it has stopped doing so, and one given back meanwhile would run
+      -- twice.
+      -- Back to the queue its connection uses now (a borrow change leaves
+      -- prefetched rows with their holder: sql/moveQueued.ts).
+      UPDATE queue_message m SET lease_id = NULL, lease_expires_at = NULL, run_after = now(),
+             queue_owner_id = (SELECT c.queue_owner_id FROM connection c WHERE c.id = m.connection_id)
        WHERE m.id IN (SELECT q.id FROM queue_message q
                         JOIN unnest(v_held_ids, v_held_leases) AS h(id, lease_id)
                           ON q.id = h.id AND q.lease_id = h.lease_id
-                       WHERE q.state = 'queued' AND q.queue_owner_id = v_owner
-                       ORDER BY q.id
-                       LIMIT v_free
-                       FOR UPDATE OF q SKIP LOCKED)
-      RETURNING m.id, m.queue_owner_id, m.connection_id, m.job_id, m.step_id, m.payload, m.attempts, m.lease_id, m.idempotency_key
-    ), started AS (
-      UPDATE job SET status = 'RUNNING', started_at = clock_timestamp()
-       WHERE status = 'QUEUED' AND job.id IN (SELECT promoted.job_id FROM promoted)
-    )
-    SELECT promoted.*, false, NULL::int, NULL::boolean, NULL::int, NULL::int, NULL::boolean, NULL::boolean, NULL::bigint[] FROM promoted ORDER BY promoted.id;
-    GET DIAGNOSTICS v_promoted = ROW_COUNT;
-    v_free := v_free - v_promoted;
-    v_held := v_held - v_promoted;
-  END IF;
-  v_depth := greatest(0, v_depth - v_held);
-  IF v_free + v_depth > 0 THEN
-    -- The head: the oldest v_free start now, the next v_depth are
-    -- prefetched (their run_after hides them from every other claim).
-    RETURN QUERY
-    WITH head AS (
-      SELECT q.id, row_number() OVER (ORDER BY q.id) AS n
+                       WHERE q.state = 'queued'
+                       FOR UPDATE OF q SKIP LOCKED);
+      -- Nothing more in this transaction: claiming a row it has just
+      -- released would make PostgreSQL check the row's foreign keys again
+      -- (KEY SHARE on its job), which deadlocks against a completion that
+      -- holds the job's row and waits for ours. The caller claims again.
+      v_released := true;
+      EXIT claim;
+    END IF;
+    IF v_state <> 'ONLINE' THEN
+      v_wait_ms := 60000;
+      EXIT claim;
+    END IF;
+    IF v_paused IS NOT NULL AND v_paused > v_now THEN
+      v_wait_ms := ceil(extract(epoch FROM v_paused - v_now) * 1000)::int;
+      EXIT claim;
+    END IF;
+    IF v_level IS NULL THEN
+      v_free := v_max;
+    ELSE
+      SELECT greatest(0, least(v_max, v_level - count(*), v_share - v_calls)) INTO v_free
         FROM queue_message q
-       WHERE q.queue_owner_id = v_owner AND q.state = 'queued' AND q.run_after <= now()
-         AND (v_held_connections IS NULL OR q.connection_id <> ALL (v_held_connections))
-       ORDER BY q.id
-       LIMIT v_free + v_depth
-    ), claimed AS (
-      UPDATE queue_message m
-         SET state = CASE WHEN h.n <= v_free THEN 'running' ELSE 'queued' END,
-             attempts = m.attempts + (h.n <= v_free)::int,
-             lease_id = gen_random_uuid(),
-             lease_expires_at = v_lease_until,
-             run_after = CASE WHEN h.n <= v_free THEN m.run_after ELSE v_lease_until END
-        FROM head h
-       WHERE m.id = h.id
-      -- attempts: including the start, for a prefetched one too (what it will be when started).
-      RETURNING m.id, m.queue_owner_id, m.connection_id, m.job_id, m.step_id, m.payload,
-                m.attempts + (h.n > v_free)::int AS attempts, m.lease_id, m.idempotency_key, h.n > v_free AS prefetched
-    ), started AS (
-      UPDATE job SET status = 'RUNNING', started_at = clock_timestamp()
-       WHERE status = 'QUEUED' AND job.id IN (SELECT claimed.job_id FROM claimed WHERE NOT claimed.prefetched)
-    )
-    SELECT claimed.*, NULL::int, NULL::boolean, NULL::int, NULL::int, NULL::boolean, NULL::boolean, NULL::bigint[] FROM claimed ORDER BY claimed.id;
-    GET DIAGNOSTICS v_claimed = ROW_COUNT;
-    v_started := least(v_claimed, v_free);
-  END IF;
-  v_started := v_started + v_promoted;
-  IF v_requests IS NOT NULL AND v_started > 0 THEN
-    UPDATE connection SET rate_starts = v_starts || array_fill(v_now, ARRAY[v_started]) WHERE connection.id = v_owner;
-  END IF;
-  -- Drained: fewer were ready than asked for. Held back by the level
-  -- alone (nothing asked for) is not drained: the queue may hold more.
+       WHERE q.queue_owner_id = v_owner AND q.state = 'running';
+    END IF;
+    IF v_requests IS NOT NULL THEN
+      v_starts := ARRAY(SELECT t FROM unnest(v_starts) AS t WHERE t > v_now - v_per_ms * interval '1 millisecond' ORDER BY t);
+      IF cardinality(v_starts) >= v_requests AND v_free > 0 THEN
+        v_wait_ms := greatest(1, ceil(extract(epoch FROM v_starts[1] + v_per_ms * interval '1 millisecond' - v_now) * 1000))::int;
+        EXIT claim;
+      END IF;
+      v_free := least(v_free, v_requests - cardinality(v_starts));
+    END IF;
+    -- Free slots go to the caller's own prefetch first: it is the head of the queue.
+    IF v_free > 0 AND v_held > 0 THEN
+      RETURN QUERY
+      WITH promoted AS (
+        UPDATE queue_message m
+           SET state = 'running', attempts = m.attempts + 1, lease_expires_at = v_lease_until
+         WHERE m.id IN (SELECT q.id FROM queue_message q
+                          JOIN unnest(v_held_ids, v_held_leases) AS h(id, lease_id)
+                            ON q.id = h.id AND q.lease_id = h.lease_id
+                         WHERE q.state = 'queued' AND q.queue_owner_id = v_owner
+                         ORDER BY q.id
+                         LIMIT v_free
+                         FOR UPDATE OF q SKIP LOCKED)
+        RETURNING m.id, m.queue_owner_id, m.connection_id, m.job_id, m.step_id, m.payload, m.attempts, m.lease_id, m.idempotency_key
+      ), started AS (
+        UPDATE job SET status = 'RUNNING', started_at = clock_timestamp()
+         WHERE status = 'QUEUED' AND job.id IN (SELECT promoted.job_id FROM promoted)
+      )
+      SELECT promoted.*, false, NULL::int, NULL::boolean, NULL::int, NULL::int, NULL::boolean, NULL::boolean, NULL::bigint[] FROM promoted ORDER BY promoted.id;
+      GET DIAGNOSTICS v_promoted = ROW_COUNT;
+      v_free := v_free - v_promoted;
+      v_held := v_held - v_promoted;
+    END IF;
+    v_depth := greatest(0, v_depth - v_held);
+    IF v_free + v_depth > 0 THEN
+      -- The head: the oldest v_free start now, the next v_depth are
+      -- prefetched (their run_after hides them from every other claim).
+      RETURN QUERY
+      WITH head AS (
+        SELECT q.id, row_number() OVER (ORDER BY q.id) AS n
+          FROM queue_message q
+         WHERE q.queue_owner_id = v_owner AND q.state = 'queued' AND q.run_after <= now()
+           AND (v_held_connections IS NULL OR q.connection_id <> ALL (v_held_connections))
+         ORDER BY q.id
+         LIMIT v_free + v_depth
+      ), claimed AS (
+        UPDATE queue_message m
+           SET state = CASE WHEN h.n <= v_free THEN 'running' ELSE 'queued' END,
+               attempts = m.attempts + (h.n <= v_free)::int,
+               lease_id = gen_random_uuid(),
+               lease_expires_at = v_lease_until,
+               run_after = CASE WHEN h.n <= v_free THEN m.run_after ELSE v_lease_until END
+          FROM head h
+         WHERE m.id = h.id
+        -- attempts: including the start, for a prefetched one too (what it will be when started).
+        RETURNING m.id, m.queue_owner_id, m.connection_id, m.job_id, m.step_id, m.payload,
+                  m.attempts + (h.n > v_free)::int AS attempts, m.lease_id, m.idempotency_key, h.n > v_free AS prefetched
+      ), started AS (
+        UPDATE job SET status = 'RUNNING', started_at = clock_timestamp()
+         WHERE status = 'QUEUED' AND job.id IN (SELECT claimed.job_id FROM claimed WHERE NOT claimed.prefetched)
+      )
+      SELECT claimed.*, NULL::int, NULL::boolean, NULL::int, NULL::int, NULL::boolean, NULL::boolean, NULL::bigint[] FROM claimed ORDER BY claimed.id;
+      GET DIAGNOSTICS v_claimed = ROW_COUNT;
+      v_started := least(v_claimed, v_free);
+    END IF;
+    v_started := v_started + v_promoted;
+    IF v_requests IS NOT NULL AND v_started > 0 THEN
+      UPDATE connection SET rate_starts = v_starts || array_fill(v_now, ARRAY[v_started]) WHERE connection.id = v_owner;
+    END IF;
+    -- Drained: fewer were ready than asked for. Held back by the level
+    -- alone (nothing asked for) is not drained: the queue may hold more.
+    v_drained := v_free + v_depth > 0 AND v_claimed < v_free + v_depth;
+  END claim;
   RETURN QUERY SELECT NULL::bigint, NULL::uuid, NULL::uuid, NULL::uuid, NULL::uuid, NULL::jsonb, NULL::int, NULL::uuid, NULL::uuid, NULL::boolean,
-                      NULL::int, (v_free + v_depth > 0 AND v_claimed < v_free + v_depth), v_level, v_share, v_may_prefetch, false,
+                      v_wait_ms, v_drained, v_level, v_share, v_may_prefetch, v_released,
                       (SELECT coalesce(array_agg(q.id ORDER BY q.id), '{}') FROM queue_message q
                           JOIN unnest(v_held_ids, v_held_leases) AS h(id, lease_id) ON q.id = h.id AND q.lease_id = h.lease_id
                          WHERE q.state = 'queued' AND q.queue_owner_id = v_owner);
