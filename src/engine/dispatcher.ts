@@ -213,7 +213,7 @@ export class QueueDispatcher {
     if (this.running.get(messageId)?.message === outcome.message) this.running.delete(messageId);
     // A hand-on the commit did not record (a claim had started the successor
     // already, or its row was gone) freed the slot instead.
-    this.feed({ type: 'committed', count: 1, freed: handedOn ? 0 : 1 });
+    this.feed({ type: 'committed', freed: !handedOn });
   }
 
   /** Wakes the queue in `ms`, or sooner if an earlier wake is set already (a state's 60 s fallback must not hold back the end of a 100 ms pause). */

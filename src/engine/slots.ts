@@ -30,7 +30,7 @@
  *
  * A hand-on needs the last claim's word, sent after every change this
  * process heard of (`epoch`): a level, no rateLimit, not paused, every
- * connection ONLINE (`handOn` holds the share it allowed). Any change heard
+ * connection ONLINE (`handOn`; `share` bounds how many it keeps). Any change heard
  * (a NOTIFY of the queue's state, a call of its own that slowed the queue
  * down) takes the word back until the next claim; after a slowdown, or an
  * answer saying prefetching is not allowed, the next claim gives the
@@ -107,8 +107,8 @@ export type SlotsEvent =
   | { type: 'slowingDown' }
   /** A call here ended (its slowdown, if any, recorded): its slot is handed on or freed by its commit. */
   | { type: 'callEnded'; messageId: string; slowedDown: boolean }
-  /** Outcomes of this queue committed; `freed` of them gave their slot up (no successor). */
-  | { type: 'committed'; count: number; freed: number }
+  /** An ended call's outcome committed; `freed`: its slot was given up (no successor took it). */
+  | { type: 'committed'; freed: boolean }
   | { type: 'claimAnswered'; answer: ClaimAnswer }
   | { type: 'claimFailed' }
   /** A message started for this process elsewhere: by an enqueue (may be refused), or a probe's (runs unless stopping). */
@@ -193,10 +193,10 @@ export function slotsReducer(state: SlotsState, event: SlotsEvent, env: SlotsEnv
     case 'callEnded':
       return callEnded(state, event, env);
     case 'committed': {
-      const next: SlotsState = { ...state, uncommitted: Math.max(0, state.uncommitted - event.count) };
+      const next: SlotsState = { ...state, uncommitted: Math.max(0, state.uncommitted - 1) };
       // A slot freed in the database (burst mode counts none there), or room
       // again under the bound on uncommitted outcomes: worth a claim if there may be more.
-      const freedThere = event.freed > 0 && state.level !== null;
+      const freedThere = event.freed && state.level !== null;
       if (!freedThere && room(state, env) > 0) return unchanged(next);
       return state.mayHaveWork || next.prefetch.length > 0 ? want(next, env) : unchanged(next);
     }

@@ -81,7 +81,7 @@ describe('slots', () => {
     expect(commits(effects)).toEqual([{ type: 'commit', messageId: run[0]!.id, successor: held[0] }]);
     expect(state).toMatchObject({ calls: 2, uncommitted: 3, prefetch: [held[1]] });
     // Its commit hands the slot on: nothing freed, no claim for it.
-    const committed = feed([{ type: 'committed', count: 1, freed: 0 }], state);
+    const committed = feed([{ type: 'committed', freed: false }], state);
     expect(committed.effects).toEqual([]);
     expect(committed.state.uncommitted).toBe(2);
   });
@@ -100,7 +100,7 @@ describe('slots', () => {
     const ended = feed([{ type: 'callEnded', messageId: run[0]!.id, slowedDown: false }], busy(2, run, []));
     expect(commits(ended.effects)).toEqual([{ type: 'commit', messageId: run[0]!.id, successor: null }]);
     expect(claims(ended.effects)).toEqual([]); // the slot is not free in the database yet
-    const committed = feed([{ type: 'committed', count: 1, freed: 1 }], ended.state);
+    const committed = feed([{ type: 'committed', freed: true }], ended.state);
     expect(claims(committed.effects)).toEqual([{ type: 'claim', max: 199, prefetch: PREFETCH, held: [] }]);
     expect(callsOfClaims(committed.effects)).toEqual([1]);
   });
