@@ -11,7 +11,7 @@
  */
 import { afterOutage, afterRateLimit, afterRateLimitInPause, afterSuccesses, successesBeforeChange, type RecoveryState } from '../limit/recovery';
 import type { RateLimitedCall } from '../outcome';
-import { STATE_CHANNEL } from '../channels';
+import { notifyStateChanged } from './connectionStateChanges';
 import { notifyQueues } from './enqueueMessages';
 import type { Queryable } from './queryable';
 
@@ -113,8 +113,8 @@ export async function recordRateLimits(tx: Queryable, ownerId: string, sample: R
   if (state.levelInUse === from && pauseMs === null) return { change: null, successesBeforeChange: needed };
   // Subscribers see the level in use; other processes' dispatchers re-claim
   // under it, and a pause or a lower level stops their hand-ons until then.
-  await notifyQueues(tx, [ownerId]);
-  if (pauseMs !== null || state.levelInUse < from) await tx.query(`SELECT pg_notify('${STATE_CHANNEL}', $1::text)`, [ownerId]);
+  if (pauseMs !== null || state.levelInUse < from) await notifyStateChanged(tx, [ownerId]);
+  else await notifyQueues(tx, [ownerId]);
   return {
     change: { from, to: state.levelInUse, pauseMs, reason: sample.rateLimited ? 'rate-limited' : sample.backOnline ? 'back-online' : 'recovering' },
     successesBeforeChange: needed,
