@@ -132,19 +132,22 @@ export async function startGraphileDrainers(databaseUrl: string, options: { proc
   };
 }
 
-/** One worker that measures enqueue-to-start of 1,000 sequential jobs per round, in milliseconds, in the order measured. */
+/**
+ * One worker that measures enqueue-to-start of 1,000 sequential jobs per round, in milliseconds, in the order
+ * measured: to the task's start, and (with an endpoint) to its request's arrival at the endpoint.
+ */
 export interface GraphileLatency {
-  measure(): Promise<number[]>;
+  measure(): Promise<{ latencies: number[]; arrivals: number[] }>;
   stop(): Promise<void>;
 }
 
-export async function startGraphileLatency(databaseUrl: string): Promise<GraphileLatency> {
-  const child = startChild('latency', { DATABASE_URL: databaseUrl });
+export async function startGraphileLatency(databaseUrl: string, endpointUrl?: string): Promise<GraphileLatency> {
+  const child = startChild('latency', { DATABASE_URL: databaseUrl, ...(endpointUrl ? { ENDPOINT_URL: endpointUrl } : {}) });
   await child.next();
   return {
     async measure() {
       child.process.send('go');
-      return ((await child.next()) as { latencies: number[] }).latencies;
+      return (await child.next()) as { latencies: number[]; arrivals: number[] };
     },
     stop: () => stopChild(child),
   };

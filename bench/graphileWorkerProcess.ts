@@ -7,7 +7,11 @@
  *             exits, like perfTest's `graphile-worker --once -j 24 -m 25`.
  *   latency   one worker (concurrency 1) in this process; 1,000 sequential
  *             jobs, each added with add_job and awaited; the time from just
- *             before add_job to the task's start.
+ *             before add_job to the task's start. With ENDPOINT_URL set, the
+ *             task then makes the request Sluice's latency case makes (GET
+ *             /orders, undici, one kept-alive socket), and each job is also
+ *             timed to that request's arrival at the endpoint, as Sluice's
+ *             is: the same start, the same finish line.
  *
  * Environment: DATABASE_URL; CONCURRENCY (drain); BATCHED=1 (drain) applies
  * perfTest/graphile.config.js: a local queue of 500 jobs fetched at once and
@@ -20,8 +24,9 @@
  */
 import { Logger, runMigrations, runOnce, runTaskList, type TaskList } from 'graphile-worker';
 import { Pool } from 'pg';
+import { Pool as HttpPool } from 'undici';
 
-type Message = { ready: true } | { done: true; jobs: number; cpuMs: number } | { latencies: number[] };
+type Message = { ready: true } | { done: true; jobs: number; cpuMs: number } | { latencies: number[]; arrivals: number[] };
 
 function send(message: Message): Promise<void> {
   return new Promise((resolve, reject) => process.send!(message, undefined, {}, (e) => (e ? reject(e) : resolve())));
@@ -65,14 +70,20 @@ async function drain(): Promise<void> {
 async function latency(): Promise<void> {
   const samples = 1000;
   const pool = new Pool({ connectionString });
+  const endpointUrl = process.env.ENDPOINT_URL;
+  const endpoint = endpointUrl ? new HttpPool(endpointUrl, { connections: 1, pipelining: 1, keepAliveTimeout: 30000 }) : null;
   const startedAt = new Map<number, number>();
   const latencies: number[] = [];
   const waiters = new Map<number, () => void>();
   const taskList: TaskList = {
-    latency: (payload) => {
+    latency: async (payload) => {
       const { id } = payload as { id: number };
       const start = startedAt.get(id);
       if (start !== undefined) latencies.push(performance.now() - start);
+      if (endpoint) {
+        const { body } = await endpoint.request({ method: 'GET', path: '/orders?total=0' });
+        await body.text();
+      }
       waiters.get(id)?.();
     },
   };
@@ -88,24 +99,36 @@ async function latency(): Promise<void> {
   }
   await new Promise((r) => setTimeout(r, 1000));
   await send({ ready: true });
+  // The endpoint's long poll, answered when the next /orders request arrives, and asked before the job is added
+  // (bench/run.ts's latency case does the same for Sluice).
+  const nextArrival = async (): Promise<number> => ((await (await fetch(`${endpointUrl}/arrival`)).json()) as { at: number }).at;
+  const pollInPlace = async (): Promise<void> => {
+    while (((await (await fetch(`${endpointUrl}/arrivalWaiters`)).json()) as { waiting: number }).waiting === 0) await new Promise((r) => setTimeout(r, 1));
+  };
   let round = 0;
   while ((await next()) === 'go') {
     const client = await pool.connect();
     const first = round++ * samples;
     latencies.length = 0;
+    const arrivals: number[] = [];
     try {
       for (let id = first; id < first + samples; id++) {
         const started = new Promise<void>((resolve) => waiters.set(id, resolve));
+        const arrival = endpoint ? nextArrival() : null;
+        if (endpoint) await pollInPlace();
+        const sent = performance.timeOrigin + performance.now();
         startedAt.set(id, performance.now());
         await client.query(`SELECT graphile_worker.add_job('latency', json_build_object('id', $1::int))`, [id]);
         await started;
+        if (arrival) arrivals.push((await arrival) - sent);
       }
     } finally {
       client.release();
     }
-    await send({ latencies: [...latencies] });
+    await send({ latencies: [...latencies], arrivals });
   }
   await workers.gracefulShutdown();
+  await endpoint?.close();
   await pool.end();
 }
 

@@ -45,11 +45,24 @@ function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs: number): P
 
 export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-'));
-  const pg = new EmbeddedPostgres({ clusterDir: path.join(dir, 'pg'), passwordFile: path.join(dir, 'pg-password') });
+  // BENCH_PG_STATEMENTS=1 loads pg_stat_statements (statements inside functions too): peersLevel then prints
+  // the statements that took PostgreSQL's time in each of Sluice's runs.
+  const statements = process.env.BENCH_PG_STATEMENTS === '1';
+  const pg = new EmbeddedPostgres({
+    clusterDir: path.join(dir, 'pg'),
+    passwordFile: path.join(dir, 'pg-password'),
+    ...(statements ? { settings: { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' } } : {}),
+  });
   await pg.start();
   const admin = new Client({ connectionString: await pg.url('postgres') });
   await admin.connect();
   await admin.query('CREATE DATABASE bench');
+  if (statements) {
+    const bench = new Client({ connectionString: await pg.url('bench') });
+    await bench.connect();
+    await bench.query('CREATE EXTENSION pg_stat_statements');
+    await bench.end();
+  }
   // pg_stat_user_functions then counts the engine's claims and completions and their time (bench/sluiceDrain.ts).
   await admin.query(`ALTER DATABASE bench SET track_functions = 'pl'`);
   await admin.end();

@@ -85,7 +85,7 @@ export async function runPeers(sluiceLatency: (h: Harness) => Promise<Record<str
         print({ case: `round ${r}: graphile-worker, ${n} no-op jobs, ${PROCESSES} processes × ${CONCURRENCY}, defaults`, ...graphile });
         const burst = await drainMessages(h, n, null);
         print({ case: `round ${r}: Sluice, ${n} messages, one connection, burst mode, zero-latency endpoint`, ...burst });
-        const gwLatency = latencyFigures(await graphileLatency.measure());
+        const gwLatency = latencyFigures((await graphileLatency.measure()).latencies);
         print({ case: `round ${r}: graphile-worker, enqueue-to-start on an idle queue (1,000 sequential jobs, latencyTest.js)`, ...gwLatency });
         const latency = await sluiceLatency(h);
         print({ ...latency, case: `round ${r}: Sluice, ${String(latency.case)}` });

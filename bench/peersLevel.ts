@@ -20,7 +20,10 @@
  * round measures every mode, the three back to back per mode (in an order
  * that turns each round: bare, gw, Sluice; gw, Sluice, bare; …), then
  * enqueue-to-start of both queues (run.ts's `latency` case and
- * graphile-worker's latencyTest, bench/graphileWorker.ts) and the
+ * graphile-worker's latencyTest, bench/graphileWorker.ts, whose task then
+ * makes the same GET /orders: both timed from just before the enqueuing
+ * statement to the request's arrival at the endpoint; graphile-worker's own
+ * measure, to its task's start, is printed beside it) and the
  * hidden-limit case (run.ts's `hiddenConcurrency`); BENCH_PEERS_EXTRAS=0
  * leaves those two out (to profile a mode alone).
  *
@@ -231,6 +234,25 @@ async function postgresCounts(db: Client): Promise<Record<string, number>> {
   return Object.fromEntries(rows.map((r) => [r.name, Number(r.n)]));
 }
 
+/**
+ * The statements that took PostgreSQL's time in one Sluice run, and the ones run most often (BENCH_PG_STATEMENTS=1;
+ * the harness loads the extension).
+ */
+async function printStatements(db: Client, mode: Mode, n: number): Promise<void> {
+  const top = async (order: string): Promise<{ ms: number; calls: string; query: string }[]> =>
+    (
+      await db.query<{ ms: number; calls: string; query: string }>(
+        `SELECT total_exec_time AS ms, calls, regexp_replace(query, '\\s+', ' ', 'g') AS query
+           FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+          ORDER BY ${order} DESC LIMIT 20`,
+      )
+    ).rows;
+  for (const [order, title] of [['total_exec_time', 'by time'], ['calls', 'by calls']] as const) {
+    process.stderr.write(`\n${mode.name}: PostgreSQL's statements ${title}, nested ones too: execution ms per record, calls per record\n`);
+    for (const r of await top(order)) process.stderr.write(`${(r.ms / n).toFixed(4)} ms  ${(Number(r.calls) / n).toFixed(3)}  ${r.query.slice(0, 160)}\n`);
+  }
+}
+
 type SluiceSide = Side & { jobRecordsPerSecond: number; serverAndPostgresCpuMsPerRecord: number; perRecord: Record<string, number> };
 
 async function sluice(h: Harness, cases: SluiceCases, mode: Mode, n: number): Promise<SluiceSide> {
@@ -241,6 +263,7 @@ async function sluice(h: Harness, cases: SluiceCases, mode: Mode, n: number): Pr
   // A backend reports its counts at most once a second: the ones before this run first.
   await new Promise((r) => setTimeout(r, 1100));
   const countsBefore = await postgresCounts(stats);
+  if (process.env.BENCH_PG_STATEMENTS === '1') await stats.query('SELECT pg_stat_statements_reset()');
   await readWindow(h.endpointUrl);
   const serverBefore = cpuSeconds(h.sluicePid);
   const postgresBefore = treeCpuSeconds(h.postgresPid);
@@ -251,6 +274,7 @@ async function sluice(h: Harness, cases: SluiceCases, mode: Mode, n: number): Pr
   const s = side(await readWindow(h.endpointUrl), n, mode.inFlight, serverCpuMs, postgresCpuMs);
   await new Promise((r) => setTimeout(r, 1100));
   const countsAfter = await postgresCounts(stats);
+  if (process.env.BENCH_PG_STATEMENTS === '1') await printStatements(stats, mode, n);
   await endAndReap(stats);
   // Round trips to PostgreSQL per record, by kind (the commits include this loop's job polls, ~10 a second).
   const perRecord = Object.fromEntries(
@@ -328,7 +352,7 @@ export async function peersLevel(h: Harness, cases: SluiceCases): Promise<Record
   const postUrl = await createGraphileDatabase(h.databaseUrl, 'graphile_worker_level');
   const workers = new Map<ModeName, Child>();
   for (const mode of modes) workers.set(mode.name, await startGraphileWorker(h, postUrl, mode));
-  const latency = extras ? await startGraphileLatency(await createGraphileDatabase(h.databaseUrl, 'graphile_worker_latency')) : null;
+  const latency = extras ? await startGraphileLatency(await createGraphileDatabase(h.databaseUrl, 'graphile_worker_latency'), h.endpointUrl) : null;
   const rounds: Round[] = [];
   const startedAt = new Date().toISOString();
   try {
@@ -361,11 +385,19 @@ export async function peersLevel(h: Harness, cases: SluiceCases): Promise<Record
       }
       if (latency) {
         const load = loadAverage();
-        const graphileSamples = [...(await latency.measure())].sort((a, b) => a - b);
-        const graphileP50Ms = +percentile(graphileSamples, 50).toFixed(2);
+        const measured = await latency.measure();
+        const graphileArrivals = [...measured.arrivals].sort((a, b) => a - b);
+        const graphileTaskStarts = [...measured.latencies].sort((a, b) => a - b);
         const sluiceLatency = await cases.latency(h);
-        round.latency = { sluiceP50Ms: Number(sluiceLatency.p50Ms), graphileP50Ms };
-        print({ case: `round ${r}: enqueue-to-start p50, 1,000 sequential`, load, ...round.latency, graphileP95Ms: +percentile(graphileSamples, 95).toFixed(2), sluiceP95Ms: sluiceLatency.p95Ms });
+        round.latency = { sluiceP50Ms: Number(sluiceLatency.p50Ms), graphileP50Ms: +percentile(graphileArrivals, 50).toFixed(2) };
+        print({
+          case: `round ${r}: enqueue-to-start p50, 1,000 sequential, to the request's arrival at the endpoint`,
+          load,
+          ...round.latency,
+          graphileP95Ms: +percentile(graphileArrivals, 95).toFixed(2),
+          sluiceP95Ms: sluiceLatency.p95Ms,
+          graphileToTaskStartP50Ms: +percentile(graphileTaskStarts, 50).toFixed(2),
+        });
         const hidden = await cases.hiddenConcurrency(h);
         round.hiddenOfLimit = Number(hidden.ofLimit);
         print({ ...hidden, case: `round ${r}: ${String(hidden.case)}`, load: loadAverage() });

@@ -34,6 +34,8 @@ export interface EmbeddedPostgresOptions {
    * cannot load that ES module (test/faults/postgresRestart.test.ts).
    */
   binaries?: Binaries;
+  /** More server settings (`-c name=value`): the benchmark's pg_stat_statements. */
+  settings?: Record<string, string>;
 }
 
 export interface Binaries {
@@ -199,7 +201,10 @@ export class EmbeddedPostgres {
     await new Promise<void>((resolve, reject) => {
       const child = spawn(
         bins.postgres,
-        ['-D', clusterDir, '-p', String(port), '-h', '127.0.0.1', '-k', '', '-c', 'max_connections=200', '-c', 'fsync=on'],
+        [
+          ...['-D', clusterDir, '-p', String(port), '-h', '127.0.0.1', '-k', '', '-c', 'max_connections=200', '-c', 'fsync=on'],
+          ...Object.entries(this.options.settings ?? {}).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
+        ],
         // Own process group: a terminal's Ctrl-C reaches Sluice, which drains
         // and then stops PostgreSQL, instead of PostgreSQL dying first.
         { ...(runAs ?? {}), detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } },
