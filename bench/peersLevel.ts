@@ -239,17 +239,24 @@ async function postgresCounts(db: Client): Promise<Record<string, number>> {
  * the harness loads the extension).
  */
 async function printStatements(db: Client, mode: Mode, n: number): Promise<void> {
-  const top = async (order: string): Promise<{ ms: number; calls: string; query: string }[]> =>
+  const top = async (order: string, toplevelOnly: boolean): Promise<{ ms: number; calls: string; query: string }[]> =>
     (
       await db.query<{ ms: number; calls: string; query: string }>(
         `SELECT total_exec_time AS ms, calls, regexp_replace(query, '\\s+', ' ', 'g') AS query
-           FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+           FROM pg_stat_statements
+          WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND (toplevel OR NOT $1)
           ORDER BY ${order} DESC LIMIT 20`,
+        [toplevelOnly],
       )
     ).rows;
-  for (const [order, title] of [['total_exec_time', 'by time'], ['calls', 'by calls']] as const) {
-    process.stderr.write(`\n${mode.name}: PostgreSQL's statements ${title}, nested ones too: execution ms per record, calls per record\n`);
-    for (const r of await top(order)) process.stderr.write(`${(r.ms / n).toFixed(4)} ms  ${(Number(r.calls) / n).toFixed(3)}  ${r.query.slice(0, 160)}\n`);
+  const lists = [
+    ['total_exec_time', false, 'by time, nested ones too'],
+    ['calls', false, 'by calls, nested ones too'],
+    ['calls', true, 'sent by a client, by calls'],
+  ] as const;
+  for (const [order, toplevelOnly, title] of lists) {
+    process.stderr.write(`\n${mode.name}: PostgreSQL's statements ${title}: execution ms per record, calls per record\n`);
+    for (const r of await top(order, toplevelOnly)) process.stderr.write(`${(r.ms / n).toFixed(4)} ms  ${(Number(r.calls) / n).toFixed(3)}  ${r.query.slice(0, 160)}\n`);
   }
 }
 
