@@ -91,23 +91,12 @@ DECLARE
   v_ended bigint[];
   v_ended_owners uuid[];
   v_ended_successors bigint[];
-  v_handed_on bigint[] := '{}';
-  v_requeued_owners uuid[] := '{}';
-  v_new_owners uuid[] := '{}';
+  v_handed_on bigint[];
+  v_requeued_owners uuid[];
+  v_new_owners uuid[];
   v_finished uuid[];
-  v_kept int := 0;
-  -- What the batch has at all: a statement with nothing to do is not run
-  -- (each costs a plan lookup, an executor start and, on queue_message, its
-  -- statement-level tally trigger: at level 25 a batch is ~10 successes).
-  v_any_back boolean;
-  v_any_successor boolean;
-  v_any_followup boolean;
-  v_any_error boolean;
+  v_kept int;
 BEGIN
-  SELECT coalesce(bool_or(o.kind = 'back'), false), coalesce(bool_or(o.successor_id IS NOT NULL), false),
-         coalesce(bool_or(jsonb_array_length(o.followups) > 0), false), coalesce(bool_or(jsonb_array_length(o.errors) > 0), false)
-    INTO v_any_back, v_any_successor, v_any_followup, v_any_error
-    FROM unnest(v_outcomes) o;
   SELECT array_agg(DISTINCT v.j ORDER BY v.j) INTO v_jobs
     FROM unnest(v_outcomes) o,
          LATERAL (VALUES (o.job_id), (o.successor_job)) AS v(j)
@@ -122,20 +111,17 @@ BEGIN
   SELECT coalesce(array_agg(id), '{}'), coalesce(array_agg(queue_owner_id), '{}'), coalesce(array_agg(successor_id), '{}')
     INTO v_done, v_ended_owners, v_ended_successors FROM deleted;
 
-  v_ended := v_done;
-  IF v_any_back THEN
-    WITH requeued AS (
-      UPDATE queue_message m
-         SET state = 'queued', lease_id = NULL, lease_expires_at = NULL,
-             run_after = now() + o.delay_ms * interval '1 millisecond',
-             attempts = coalesce(o.attempts, m.attempts) - o.refund
-        FROM unnest(v_outcomes) o
-       WHERE o.kind = 'back' AND o.job_id = ANY(v_live) AND m.id = o.id AND m.lease_id = o.lease_id
-      RETURNING m.id, m.queue_owner_id, o.successor_id)
-    SELECT coalesce(array_agg(DISTINCT queue_owner_id), '{}'), v_done || coalesce(array_agg(id), '{}'),
-           v_ended_owners || coalesce(array_agg(queue_owner_id), '{}'), v_ended_successors || coalesce(array_agg(successor_id), '{}')
-      INTO v_requeued_owners, v_ended, v_ended_owners, v_ended_successors FROM requeued;
-  END IF;
+  WITH requeued AS (
+    UPDATE queue_message m
+       SET state = 'queued', lease_id = NULL, lease_expires_at = NULL,
+           run_after = now() + o.delay_ms * interval '1 millisecond',
+           attempts = coalesce(o.attempts, m.attempts) - o.refund
+      FROM unnest(v_outcomes) o
+     WHERE o.kind = 'back' AND o.job_id = ANY(v_live) AND m.id = o.id AND m.lease_id = o.lease_id
+    RETURNING m.id, m.queue_owner_id, o.successor_id)
+  SELECT coalesce(array_agg(DISTINCT queue_owner_id), '{}'), v_done || coalesce(array_agg(id), '{}'),
+         v_ended_owners || coalesce(array_agg(queue_owner_id), '{}'), v_ended_successors || coalesce(array_agg(successor_id), '{}')
+    INTO v_requeued_owners, v_ended, v_ended_owners, v_ended_successors FROM requeued;
 
   -- Slots handed on: each successor runs now in its ended call's slot. Only
   -- where the ended call's row was ours (deleted or requeued just above: a
@@ -144,55 +130,49 @@ BEGIN
   -- unchanged: a claim may have started it already, or it went back), and
   -- not one that ended in this batch too (a row is changed once per
   -- statement).
-  IF v_any_successor THEN
-    WITH promoted AS (
-      UPDATE queue_message m
-         SET state = 'running', attempts = m.attempts + 1
-        FROM unnest(v_outcomes) o
-       WHERE o.successor_id IS NOT NULL AND o.id = ANY(v_ended)
-         AND m.id = o.successor_id AND m.lease_id = o.successor_lease
-         AND m.state = 'queued' AND o.successor_job = ANY(v_live)
-         AND NOT EXISTS (SELECT 1 FROM unnest(v_outcomes) e WHERE e.id = o.successor_id)
-      RETURNING m.id, m.job_id),
-    running AS (
-      UPDATE job SET status = 'RUNNING', started_at = clock_timestamp()
-       WHERE job.status = 'QUEUED' AND job.id IN (SELECT promoted.job_id FROM promoted))
-    SELECT coalesce(array_agg(id), '{}') INTO v_handed_on FROM promoted;
-  END IF;
+  WITH promoted AS (
+    UPDATE queue_message m
+       SET state = 'running', attempts = m.attempts + 1
+      FROM unnest(v_outcomes) o
+     WHERE o.successor_id IS NOT NULL AND o.id = ANY(v_ended)
+       AND m.id = o.successor_id AND m.lease_id = o.successor_lease
+       AND m.state = 'queued' AND o.successor_job = ANY(v_live)
+       AND NOT EXISTS (SELECT 1 FROM unnest(v_outcomes) e WHERE e.id = o.successor_id)
+    RETURNING m.id, m.job_id),
+  running AS (
+    UPDATE job SET status = 'RUNNING', started_at = clock_timestamp()
+     WHERE job.status = 'QUEUED' AND job.id IN (SELECT promoted.job_id FROM promoted))
+  SELECT coalesce(array_agg(id), '{}') INTO v_handed_on FROM promoted;
 
   -- A slot is freed where the ended call's row was ours and no successor took it.
   SELECT coalesce(array_agg(DISTINCT e.owner), '{}') INTO v_freed
     FROM unnest(v_ended_owners, v_ended_successors) AS e(owner, successor)
    WHERE e.successor IS NULL OR NOT e.successor = ANY(v_handed_on);
 
-  IF v_any_followup THEN
-    WITH inserted AS (
-      INSERT INTO queue_message (queue_owner_id, connection_id, job_id, step_id, payload)
-      SELECT c.queue_owner_id, (f.value->>'connection_id')::uuid, o.job_id, (f.value->>'step_id')::uuid, f.value->'payload'
-        FROM unnest(v_outcomes) o
-        CROSS JOIN LATERAL jsonb_array_elements(o.followups) WITH ORDINALITY AS f(value, k)
-        JOIN connection c ON c.id = (f.value->>'connection_id')::uuid
-       WHERE o.id = ANY(v_done) AND o.job_id = ANY(v_live)
-       ORDER BY o.n, f.k
-      RETURNING queue_owner_id)
-    SELECT coalesce(array_agg(DISTINCT queue_owner_id), '{}') INTO v_new_owners FROM inserted;
-  END IF;
-
-  IF v_any_error THEN
-    INSERT INTO job_error (id, job_id, flow_id, step_id, connection_id, code, message, record, occurred_at,
-                           attempts, idempotency_key, retry_of)
-    SELECT gen_random_uuid(), o.job_id, j.flow_id, (e.value->>'step_id')::uuid, (e.value->>'connection_id')::uuid,
-           e.value->>'code', e.value->>'message', e.value->'record', clock_timestamp(),
-           greatest(1, coalesce((e.value->>'attempts')::int, 1)), (e.value->>'idempotency_key')::uuid,
-           -- A retried error removed by retention meanwhile: the new one stands alone.
-           (SELECT r.id FROM job_error r WHERE r.id = (e.value->>'retry_of')::uuid)
+  WITH inserted AS (
+    INSERT INTO queue_message (queue_owner_id, connection_id, job_id, step_id, payload)
+    SELECT c.queue_owner_id, (f.value->>'connection_id')::uuid, o.job_id, (f.value->>'step_id')::uuid, f.value->'payload'
       FROM unnest(v_outcomes) o
-      JOIN job j ON j.id = o.job_id
-      CROSS JOIN LATERAL jsonb_array_elements(o.errors) WITH ORDINALITY AS e(value, k)
+      CROSS JOIN LATERAL jsonb_array_elements(o.followups) WITH ORDINALITY AS f(value, k)
+      JOIN connection c ON c.id = (f.value->>'connection_id')::uuid
      WHERE o.id = ANY(v_done) AND o.job_id = ANY(v_live)
-     ORDER BY o.n, e.k;
-    GET DIAGNOSTICS v_kept = ROW_COUNT;
-  END IF;
+     ORDER BY o.n, f.k
+    RETURNING queue_owner_id)
+  SELECT coalesce(array_agg(DISTINCT queue_owner_id), '{}') INTO v_new_owners FROM inserted;
+
+  INSERT INTO job_error (id, job_id, flow_id, step_id, connection_id, code, message, record, occurred_at,
+                         attempts, idempotency_key, retry_of)
+  SELECT gen_random_uuid(), o.job_id, j.flow_id, (e.value->>'step_id')::uuid, (e.value->>'connection_id')::uuid,
+         e.value->>'code', e.value->>'message', e.value->'record', clock_timestamp(),
+         greatest(1, coalesce((e.value->>'attempts')::int, 1)), (e.value->>'idempotency_key')::uuid,
+         -- A retried error removed by retention meanwhile: the new one stands alone.
+         (SELECT r.id FROM job_error r WHERE r.id = (e.value->>'retry_of')::uuid)
+    FROM unnest(v_outcomes) o
+    JOIN job j ON j.id = o.job_id
+    CROSS JOIN LATERAL jsonb_array_elements(o.errors) WITH ORDINALITY AS e(value, k)
+   WHERE o.id = ANY(v_done) AND o.job_id = ANY(v_live)
+   ORDER BY o.n, e.k;
+  GET DIAGNOSTICS v_kept = ROW_COUNT;
 
   UPDATE job
      SET records_exported = job.records_exported + d.exported,
