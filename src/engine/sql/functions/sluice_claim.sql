@@ -74,16 +74,6 @@
 -- queued instead of about 1.2 ms. test/engine/claim.test.ts counts the index
 -- entries a claim reads.
 --
--- The caller's held rows are found by their leases (a lease_id is one
--- row's own, drawn by the claim that leased it, so the lease alone names
--- the row) within the range of their ids, v_held_first .. v_held_last: a
--- prefetch is a run of the queue's head, so the range holds little else.
--- Joined to the held list instead, the cached plan, whose estimate of a
--- queue's waiting rows is easily stale (1 where there were 870), read the
--- owner's whole waiting index once per held row: 43,000 comparisons and 5-7
--- ms per lookup, two lookups per claim, most of PostgreSQL's time at level
--- 25 (`BENCH_PG_STATEMENTS=1 npm run bench -- peersLevel`).
---
 -- Connection state: while the queue owner is not ONLINE (OFFLINE: its
 -- application is away; PAUSED: by an operator) nothing of the queue starts
 -- and the prefetch goes back; wait_ms is then 60,000, a fallback only: the
@@ -121,8 +111,6 @@ DECLARE
   v_held_connections uuid[];
   v_held_ids bigint[];
   v_held_leases uuid[];
-  v_held_first bigint;
-  v_held_last bigint;
   v_share int;
   v_free int;
   v_depth int := 0;
@@ -155,15 +143,14 @@ BEGIN
   -- Borrowers held on their own (connection_held_idx: almost always none).
   SELECT array_agg(c.id) INTO v_held_connections
     FROM connection c WHERE c.queue_owner_id = v_owner AND c.state <> 'ONLINE' AND c.id <> v_owner;
-  SELECT coalesce(array_agg((h->>'id')::bigint), '{}'), coalesce(array_agg((h->>'lease_id')::uuid), '{}'),
-         min((h->>'id')::bigint), max((h->>'id')::bigint)
-    INTO v_held_ids, v_held_leases, v_held_first, v_held_last
+  SELECT coalesce(array_agg((h->>'id')::bigint), '{}'), coalesce(array_agg((h->>'lease_id')::uuid), '{}')
+    INTO v_held_ids, v_held_leases
     FROM jsonb_array_elements(coalesce(p_claim->'held', '[]')) AS h;
   IF cardinality(v_held_ids) > 0 THEN
     SELECT count(*) INTO v_held
-      FROM queue_message q
-     WHERE q.queue_owner_id = v_owner AND q.state = 'queued'
-       AND q.id BETWEEN v_held_first AND v_held_last AND q.lease_id = ANY (v_held_leases);
+      FROM queue_message q JOIN unnest(v_held_ids, v_held_leases) AS h(id, lease_id)
+        ON q.id = h.id AND q.lease_id = h.lease_id
+     WHERE q.state = 'queued' AND q.queue_owner_id = v_owner;
   END IF;
 
   -- The caller's fair share: the level split among the engines that claimed
@@ -215,8 +202,9 @@ BEGIN
       UPDATE queue_message m SET lease_id = NULL, lease_expires_at = NULL, run_after = now(),
              queue_owner_id = (SELECT c.queue_owner_id FROM connection c WHERE c.id = m.connection_id)
        WHERE m.id IN (SELECT q.id FROM queue_message q
+                        JOIN unnest(v_held_ids, v_held_leases) AS h(id, lease_id)
+                          ON q.id = h.id AND q.lease_id = h.lease_id
                        WHERE q.state = 'queued'
-                         AND q.id BETWEEN v_held_first AND v_held_last AND q.lease_id = ANY (v_held_leases)
                        FOR UPDATE OF q SKIP LOCKED);
       -- Nothing more in this transaction: claiming a row it has just
       -- released would make PostgreSQL check the row's foreign keys again
@@ -255,8 +243,9 @@ BEGIN
         UPDATE queue_message m
            SET state = 'running', attempts = m.attempts + 1, lease_expires_at = v_lease_until
          WHERE m.id IN (SELECT q.id FROM queue_message q
-                         WHERE q.queue_owner_id = v_owner AND q.state = 'queued'
-                           AND q.id BETWEEN v_held_first AND v_held_last AND q.lease_id = ANY (v_held_leases)
+                          JOIN unnest(v_held_ids, v_held_leases) AS h(id, lease_id)
+                            ON q.id = h.id AND q.lease_id = h.lease_id
+                         WHERE q.state = 'queued' AND q.queue_owner_id = v_owner
                          ORDER BY q.id
                          LIMIT v_free
                          FOR UPDATE OF q SKIP LOCKED)
@@ -313,7 +302,7 @@ BEGIN
   RETURN QUERY SELECT NULL::bigint, NULL::uuid, NULL::uuid, NULL::uuid, NULL::uuid, NULL::jsonb, NULL::int, NULL::uuid, NULL::uuid, NULL::boolean,
                       v_wait_ms, v_drained, v_level, v_share, v_may_prefetch, v_released,
                       (SELECT coalesce(array_agg(q.id ORDER BY q.id), '{}') FROM queue_message q
-                        WHERE q.queue_owner_id = v_owner AND q.state = 'queued'
-                          AND q.id BETWEEN v_held_first AND v_held_last AND q.lease_id = ANY (v_held_leases));
+                          JOIN unnest(v_held_ids, v_held_leases) AS h(id, lease_id) ON q.id = h.id AND q.lease_id = h.lease_id
+                         WHERE q.state = 'queued' AND q.queue_owner_id = v_owner);
 END;
 $$;

@@ -65,25 +65,13 @@
 --     retry lock job rows first too); never the flow row, which step edits
 --     and replaceConnection lock before job rows.
 --
--- Plans: the outcomes are parsed from the JSON once, into v_outcomes; each
--- statement reads that array (estimated at 10 rows), so it looks messages
--- and jobs up by key instead of hashing a scan of queue_message (a seq scan
--- per DELETE when the 100 rows estimated for a JSON record set made a hash
--- join look cheaper). SET enable_bitmapscan = off, as in the claim: a bitmap
--- scan reads every index entry before the first row, and the finished-job
--- check (NOT EXISTS a message of the job) needs only the first.
---
 -- Notifies sluice_queue (payload: a queue owner) for every queue that freed
 -- a slot or gained work, and sluice_job (payload: a job id) for every job of
 -- the batch; delivered at commit.
 CREATE OR REPLACE FUNCTION sluice_complete_messages(p_outcomes jsonb)
 RETURNS TABLE (freed_owners uuid[], busy_owners uuid[], finished_jobs uuid[], handed_on bigint[])
-LANGUAGE plpgsql
-SET enable_bitmapscan = off
-AS $$
+LANGUAGE plpgsql AS $$
 DECLARE
-  -- The batch parsed once: every statement below reads this array, not the JSON again.
-  v_outcomes sluice_outcome[] := ARRAY(SELECT o FROM jsonb_populate_recordset(NULL::sluice_outcome, p_outcomes) o);
   v_jobs uuid[];
   v_live uuid[];
   v_done bigint[];
@@ -98,14 +86,14 @@ DECLARE
   v_kept int;
 BEGIN
   SELECT array_agg(DISTINCT v.j ORDER BY v.j) INTO v_jobs
-    FROM unnest(v_outcomes) o,
+    FROM jsonb_populate_recordset(NULL::sluice_outcome, p_outcomes) o,
          LATERAL (VALUES (o.job_id), (o.successor_job)) AS v(j)
    WHERE v.j IS NOT NULL;
   SELECT coalesce(array_agg(j.id) FILTER (WHERE j.status IN ('QUEUED', 'RUNNING')), '{}') INTO v_live
     FROM (SELECT id, status FROM job WHERE id = ANY(v_jobs) ORDER BY id FOR UPDATE) j;
 
   WITH deleted AS (
-    DELETE FROM queue_message m USING unnest(v_outcomes) o
+    DELETE FROM queue_message m USING jsonb_populate_recordset(NULL::sluice_outcome, p_outcomes) o
      WHERE (o.kind = 'done' OR NOT o.job_id = ANY(v_live)) AND m.id = o.id AND m.lease_id = o.lease_id
     RETURNING m.id, m.queue_owner_id, o.successor_id)
   SELECT coalesce(array_agg(id), '{}'), coalesce(array_agg(queue_owner_id), '{}'), coalesce(array_agg(successor_id), '{}')
@@ -116,7 +104,7 @@ BEGIN
        SET state = 'queued', lease_id = NULL, lease_expires_at = NULL,
            run_after = now() + o.delay_ms * interval '1 millisecond',
            attempts = coalesce(o.attempts, m.attempts) - o.refund
-      FROM unnest(v_outcomes) o
+      FROM jsonb_populate_recordset(NULL::sluice_outcome, p_outcomes) o
      WHERE o.kind = 'back' AND o.job_id = ANY(v_live) AND m.id = o.id AND m.lease_id = o.lease_id
     RETURNING m.id, m.queue_owner_id, o.successor_id)
   SELECT coalesce(array_agg(DISTINCT queue_owner_id), '{}'), v_done || coalesce(array_agg(id), '{}'),
@@ -133,11 +121,11 @@ BEGIN
   WITH promoted AS (
     UPDATE queue_message m
        SET state = 'running', attempts = m.attempts + 1
-      FROM unnest(v_outcomes) o
+      FROM jsonb_populate_recordset(NULL::sluice_outcome, p_outcomes) o
      WHERE o.successor_id IS NOT NULL AND o.id = ANY(v_ended)
        AND m.id = o.successor_id AND m.lease_id = o.successor_lease
        AND m.state = 'queued' AND o.successor_job = ANY(v_live)
-       AND NOT EXISTS (SELECT 1 FROM unnest(v_outcomes) e WHERE e.id = o.successor_id)
+       AND NOT EXISTS (SELECT 1 FROM jsonb_populate_recordset(NULL::sluice_outcome, p_outcomes) e WHERE e.id = o.successor_id)
     RETURNING m.id, m.job_id),
   running AS (
     UPDATE job SET status = 'RUNNING', started_at = clock_timestamp()
@@ -152,7 +140,7 @@ BEGIN
   WITH inserted AS (
     INSERT INTO queue_message (queue_owner_id, connection_id, job_id, step_id, payload)
     SELECT c.queue_owner_id, (f.value->>'connection_id')::uuid, o.job_id, (f.value->>'step_id')::uuid, f.value->'payload'
-      FROM unnest(v_outcomes) o
+      FROM jsonb_populate_recordset(NULL::sluice_outcome, p_outcomes) o
       CROSS JOIN LATERAL jsonb_array_elements(o.followups) WITH ORDINALITY AS f(value, k)
       JOIN connection c ON c.id = (f.value->>'connection_id')::uuid
      WHERE o.id = ANY(v_done) AND o.job_id = ANY(v_live)
@@ -167,7 +155,7 @@ BEGIN
          greatest(1, coalesce((e.value->>'attempts')::int, 1)), (e.value->>'idempotency_key')::uuid,
          -- A retried error removed by retention meanwhile: the new one stands alone.
          (SELECT r.id FROM job_error r WHERE r.id = (e.value->>'retry_of')::uuid)
-    FROM unnest(v_outcomes) o
+    FROM jsonb_populate_recordset(NULL::sluice_outcome, p_outcomes) o
     JOIN job j ON j.id = o.job_id
     CROSS JOIN LATERAL jsonb_array_elements(o.errors) WITH ORDINALITY AS e(value, k)
    WHERE o.id = ANY(v_done) AND o.job_id = ANY(v_live)
@@ -183,7 +171,7 @@ BEGIN
     FROM (SELECT job_id, sum(exported)::int AS exported, sum(succeeded)::int AS succeeded,
                  sum(failed)::int AS failed, bool_or(source_failed) AS source_failed,
                  coalesce(sum(jsonb_array_length(errors)), 0)::int AS errors
-            FROM unnest(v_outcomes)
+            FROM jsonb_populate_recordset(NULL::sluice_outcome, p_outcomes)
            WHERE id = ANY(v_done) AND job_id = ANY(v_live)
            GROUP BY job_id) d
    WHERE job.id = d.job_id;
@@ -192,7 +180,7 @@ BEGIN
   IF v_kept > 0 THEN
     INSERT INTO flow_error_tally AS t (flow_id, open_errors)
     SELECT j.flow_id, sum(jsonb_array_length(o.errors))::int
-      FROM unnest(v_outcomes) o
+      FROM jsonb_populate_recordset(NULL::sluice_outcome, p_outcomes) o
       JOIN job j ON j.id = o.job_id
      WHERE o.id = ANY(v_done) AND o.job_id = ANY(v_live) AND jsonb_array_length(o.errors) > 0
      GROUP BY j.flow_id
@@ -210,7 +198,7 @@ BEGIN
      SET failed_calls = 0, failed_call_messages = '{}'
    WHERE c.id IN (SELECT r.id FROM connection r
                    WHERE r.failed_calls > 0
-                     AND r.id IN (SELECT o.answered_owner FROM unnest(v_outcomes) o
+                     AND r.id IN (SELECT o.answered_owner FROM jsonb_populate_recordset(NULL::sluice_outcome, p_outcomes) o
                                    WHERE o.answered_owner IS NOT NULL)
                    ORDER BY r.id FOR NO KEY UPDATE);
 
