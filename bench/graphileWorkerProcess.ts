@@ -25,6 +25,7 @@
 import { Logger, runMigrations, runOnce, runTaskList, type TaskList } from 'graphile-worker';
 import { Pool } from 'pg';
 import { Pool as HttpPool } from 'undici';
+import { arrivalPollInPlace, nextArrival } from './endpointArrival';
 
 type Message = { ready: true } | { done: true; jobs: number; cpuMs: number } | { latencies: number[]; arrivals: number[] };
 
@@ -99,12 +100,6 @@ async function latency(): Promise<void> {
   }
   await new Promise((r) => setTimeout(r, 1000));
   await send({ ready: true });
-  // The endpoint's long poll, answered when the next /orders request arrives, and asked before the job is added
-  // (bench/run.ts's latency case does the same for Sluice).
-  const nextArrival = async (): Promise<number> => ((await (await fetch(`${endpointUrl}/arrival`)).json()) as { at: number }).at;
-  const pollInPlace = async (): Promise<void> => {
-    while (((await (await fetch(`${endpointUrl}/arrivalWaiters`)).json()) as { waiting: number }).waiting === 0) await new Promise((r) => setTimeout(r, 1));
-  };
   let round = 0;
   while ((await next()) === 'go') {
     const client = await pool.connect();
@@ -114,8 +109,9 @@ async function latency(): Promise<void> {
     try {
       for (let id = first; id < first + samples; id++) {
         const started = new Promise<void>((resolve) => waiters.set(id, resolve));
-        const arrival = endpoint ? nextArrival() : null;
-        if (endpoint) await pollInPlace();
+        // Asked before the job is added, as bench/run.ts's latency case does for Sluice.
+        const arrival = endpointUrl ? nextArrival(endpointUrl) : null;
+        if (endpointUrl) await arrivalPollInPlace(endpointUrl);
         const sent = performance.timeOrigin + performance.now();
         startedAt.set(id, performance.now());
         await client.query(`SELECT graphile_worker.add_job('latency', json_build_object('id', $1::int))`, [id]);

@@ -9,6 +9,7 @@
  *   npm run bench -- peersLevel    level 25, level 4 and burst beside a bare undici client and graphile-worker (bench/peersLevel.ts)
  *   npm run bench -- --peers       beside graphile-worker (bench/peers.ts)
  */
+import { arrivalPollInPlace, nextArrival as nextArrivalAt } from './endpointArrival';
 import fs from 'node:fs';
 import { createClient } from 'graphql-ws';
 import { Client } from 'pg';
@@ -170,12 +171,8 @@ const cases: Record<string, (h: Harness) => Promise<Record<string, unknown>>> = 
     const stepId: string = f.steps[0].id;
     const db = new Client({ connectionString: h.databaseUrl });
     await db.connect();
-    // Asked before the enqueue, answered by the endpoint when the request arrives.
-    const nextArrival = async (): Promise<number> => ((await (await fetch(`${h.endpointUrl}/arrival`)).json()) as { at: number }).at;
-    // The long poll is in place: asked, not assumed after a pause (at a load of 4 a 2 ms pause once lost the race, and the case waited forever).
-    const pollInPlace = async (): Promise<void> => {
-      while (((await (await fetch(`${h.endpointUrl}/arrivalWaiters`)).json()) as { waiting: number }).waiting === 0) await new Promise((r) => setTimeout(r, 1));
-    };
+    const nextArrival = (): Promise<number> => nextArrivalAt(h.endpointUrl);
+    const pollInPlace = (): Promise<void> => arrivalPollInPlace(h.endpointUrl);
     // graphile-worker's latencyTest warms up with 100 jobs and settles for a second; so does this.
     for (let i = 0; i < 100; i++) {
       const arrival = nextArrival();
